@@ -1,0 +1,45 @@
+"""Secure defaults shared by the constructs, in one place (pure functions and constants)."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_kms as kms
+from constructs import Construct
+
+#: SQS: AWS recommends a visibility timeout of at least six times the consuming function's timeout.
+VISIBILITY_TIMEOUT_FACTOR = 6
+DEFAULT_FUNCTION_TIMEOUT = Duration.seconds(30)
+DEFAULT_VISIBILITY_TIMEOUT = Duration.seconds(
+    DEFAULT_FUNCTION_TIMEOUT.to_seconds() * VISIBILITY_TIMEOUT_FACTOR
+)
+DEFAULT_MAX_RECEIVE_COUNT = 5
+DEFAULT_DLQ_RETENTION = Duration.days(14)
+DEFAULT_MAX_MESSAGE_AGE = Duration.minutes(15)
+DEFAULT_RETENTION = Duration.days(4)
+DEFAULT_RECORD_TTL = Duration.hours(1)
+
+SES_SERVICE_PRINCIPAL = "ses.amazonaws.com"
+
+
+def new_cmk(scope: Construct, id: str, *, description: str, removal_policy: RemovalPolicy) -> kms.Key:
+    """A customer-managed KMS key with yearly rotation on; the account root keeps administration."""
+    return kms.Key(
+        scope,
+        id,
+        description=description,
+        enable_key_rotation=True,
+        removal_policy=removal_policy,
+        pending_window=Duration.days(30),
+    )
+
+
+def source_conditions(scope: Construct, source_arns: list[str]) -> dict[str, object]:
+    """Confused-deputy conditions for a service principal acting on behalf of this account.
+
+    KMS key policies and SNS/SQS resource policies all accept the global ``aws:SourceAccount`` and
+    ``aws:SourceArn`` keys. ``ArnLike`` lets callers pass patterns such as ``arn:aws:ses:eu-west-1:111:*``.
+    """
+    return {
+        "StringEquals": {"aws:SourceAccount": Stack.of(scope).account},
+        "ArnLike": {"aws:SourceArn": source_arns if len(source_arns) > 1 else source_arns[0]},
+    }

@@ -1,0 +1,117 @@
+"""Synth-time validation: collect every problem of a construct, then fail once with all of them."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from aws_cdk import Acknowledgment, Token, Validations
+from constructs import Construct
+
+__all__ = ["NotificationConfigError", "Problems"]
+
+# RFC 1035 labels, at least two labels, no trailing dot.
+_DOMAIN_RE = re.compile(r"^(?=.{1,253}$)(?!-)[A-Za-z0-9-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))+$")
+# Pragmatic address check: one '@', no whitespace, a valid domain part.
+_LOCAL_RE = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}$")
+_DISPLAY_ADDRESS_RE = re.compile(r"^(?P<name>[^<>]*)<(?P<address>[^<>]+)>$")
+
+
+class NotificationConfigError(ValueError):
+    """Raised at synth time when a construct is misconfigured.
+
+    ``problems`` lists every problem found, each prefixed with the construct path,
+    so one synth run reports everything there is to fix.
+    """
+
+    def __init__(self, problems: Iterable[str]) -> None:
+        self.problems: list[str] = list(problems)
+        lines = "\n".join(f"  - {p}" for p in self.problems)
+        super().__init__(f"{len(self.problems)} configuration problem(s):\n{lines}")
+
+
+def is_token(value: Any) -> bool:
+    """True when ``value`` (a str, number or Duration) is only known at deploy time."""
+    return bool(Token.is_unresolved(value))
+
+
+def is_valid_domain(domain: str) -> bool:
+    return bool(_DOMAIN_RE.match(domain))
+
+
+def is_valid_email(address: str) -> bool:
+    if address.count("@") != 1:
+        return False
+    local, domain = address.split("@")
+    return bool(_LOCAL_RE.match(local)) and not local.startswith(".") and is_valid_domain(domain)
+
+
+def split_display_address(value: str) -> tuple[str, str]:
+    """``'Shop <orders@example.com>'`` -> ``('Shop', 'orders@example.com')``; a bare address has no name."""
+    match = _DISPLAY_ADDRESS_RE.match(value.strip())
+    if match:
+        return match.group("name").strip().strip('"'), match.group("address").strip()
+    return "", value.strip()
+
+
+class Problems:
+    """Collects problems for one construct; ``raise_if_any`` raises a single NotificationConfigError."""
+
+    def __init__(self, scope: Construct) -> None:
+        self._path = scope.node.path
+        self._items: list[str] = []
+
+    def add(self, message: str) -> None:
+        self._items.append(f"[{self._path}] {message}")
+
+    def check(self, ok: bool, message: str) -> None:
+        if not ok:
+            self.add(message)
+
+    def __bool__(self) -> bool:
+        return bool(self._items)
+
+    def raise_if_any(self) -> None:
+        if self._items:
+            raise NotificationConfigError(self._items)
+
+
+# --- SNS filter policy limits -------------------------------------------------------------------------
+# AWS: at most 5 attribute names (keys) per filter policy and at most 150 combinations of values
+# (the product of the number of values of each key). Nested keys of a message-body policy count by leaf.
+MAX_FILTER_POLICY_KEYS = 5
+MAX_FILTER_POLICY_COMBINATIONS = 150
+
+
+def filter_policy_stats(policy: Mapping[str, Any]) -> tuple[int, int]:
+    """Return (number of keys, number of value combinations) of a resolved filter policy document.
+
+    ``policy`` is the JSON form SNS receives: ``{"key": [values...]}``, nested dicts for message-body
+    policies. ``$or`` branches add their combinations.
+    """
+    keys = 0
+    combinations = 1
+    for key, value in policy.items():
+        if key == "$or" and isinstance(value, list):
+            branch_keys, branch_total = 0, 0
+            for branch in value:
+                if isinstance(branch, Mapping):
+                    k, c = filter_policy_stats(branch)
+                    branch_keys = max(branch_keys, k)
+                    branch_total += c
+            keys += branch_keys
+            combinations *= max(branch_total, 1)
+        elif isinstance(value, Mapping):
+            k, c = filter_policy_stats(value)
+            keys += k
+            combinations *= c
+        else:
+            keys += 1
+            combinations *= max(len(value), 1) if isinstance(value, list) else 1
+    return keys, combinations
+
+
+def acknowledge(scope: Construct, rule_id: str, reason: str) -> None:
+    """Acknowledge a cdk-nag (or other validation plugin) finding on ``scope``, with its written reason."""
+    Validations.of(scope).acknowledge(Acknowledgment(id=rule_id, reason=reason))

@@ -1,0 +1,146 @@
+"""NotificationTopic: an SNS topic encrypted with a customer-managed KMS key that AWS services may publish to."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from aws_cdk import RemovalPolicy, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_sns as sns
+from constructs import Construct
+
+from ._defaults import SES_SERVICE_PRINCIPAL, new_cmk, source_conditions
+from ._validation import Problems, is_token
+
+__all__ = ["NotificationTopic"]
+
+# Services that cannot publish to FIFO topics (SES event destinations and identity notifications).
+_NO_FIFO_SERVICES = {SES_SERVICE_PRINCIPAL}
+
+
+class NotificationTopic(Construct):
+    """An SNS topic encrypted at rest with its own customer-managed KMS key (rotation on).
+
+    Fixes the classic SES pitfall: SES cannot publish to a KMS-encrypted topic unless the *key policy*
+    lets ``ses.amazonaws.com`` use the key. For every publishing service this construct adds
+
+    - a key-policy statement allowing ``kms:GenerateDataKey*`` and ``kms:Decrypt``, and
+    - a topic-policy statement allowing ``sns:Publish``,
+
+    both with ``aws:SourceAccount`` and ``aws:SourceArn`` (confused-deputy) conditions. The topic policy
+    also denies any non-TLS request (``enforce_ssl``).
+
+    Child ids (a public contract): ``Key``, ``Topic``.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        topic_name: str | None = None,
+        display_name: str | None = None,
+        encryption_key: kms.IKey | None = None,
+        publishing_services: Sequence[str] = (SES_SERVICE_PRINCIPAL,),
+        fifo: bool = False,
+        content_based_deduplication: bool = False,
+        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
+    ) -> None:
+        """
+        :param topic_name: Physical topic name. Default: - a generated name (``.fifo`` is appended for FIFO).
+        :param display_name: Display name (used as the e-mail "From" of e-mail subscriptions).
+            Default: - none.
+        :param encryption_key: Key to encrypt the topic with. Default: - a new customer-managed key with
+            rotation on. With an imported key you must grant the publishing services yourself.
+        :param publishing_services: Service principals that may publish, each scoped to its own service's
+            ARNs in this account and region (``arn:<partition>:<service>:<region>:<account>:*``).
+            Default: - ``("ses.amazonaws.com",)``; pass ``()`` for a topic only applications publish to.
+        :param fifo: Create a FIFO topic. Default: False. SES cannot publish to FIFO topics.
+        :param content_based_deduplication: FIFO only. Default: False.
+        :param removal_policy: What happens to the key when the stack is deleted. Default: RETAIN.
+        """
+        super().__init__(scope, id)
+        problems = Problems(self)
+        for service in publishing_services:
+            problems.check(
+                is_token(service) or (service.endswith(".amazonaws.com") and " " not in service),
+                f"publishing_services: {service!r} is not a service principal (expected e.g. 'ses.amazonaws.com')",
+            )
+            problems.check(
+                not (fifo and service in _NO_FIFO_SERVICES),
+                f"fifo=True: {service} cannot publish to FIFO topics; use a standard topic",
+            )
+        problems.check(
+            fifo or not content_based_deduplication,
+            "content_based_deduplication=True requires fifo=True",
+        )
+        if topic_name is not None and not is_token(topic_name):
+            base = topic_name.removesuffix(".fifo")
+            problems.check(
+                1 <= len(base) <= 251 and all(c.isalnum() or c in "-_" for c in base),
+                f"topic_name {topic_name!r}: use 1-256 characters a-z, A-Z, 0-9, '-' and '_'",
+            )
+            if fifo and not topic_name.endswith(".fifo"):
+                topic_name = f"{topic_name}.fifo"
+        problems.raise_if_any()
+
+        self.encryption_key: kms.IKey = encryption_key or new_cmk(
+            self, "Key", description=f"Encrypts SNS topic {self.node.path}", removal_policy=removal_policy
+        )
+        self.topic = sns.Topic(
+            self,
+            "Topic",
+            topic_name=topic_name,
+            display_name=display_name,
+            master_key=self.encryption_key,
+            enforce_ssl=True,
+            fifo=fifo or None,
+            content_based_deduplication=content_based_deduplication or None,
+        )
+        self.publishing_services: list[str] = []
+        for service in publishing_services:
+            self.allow_service_publish(service)
+
+    @property
+    def topic_arn(self) -> str:
+        return self.topic.topic_arn
+
+    def allow_service_publish(
+        self, service_principal: str, *, source_arns: Sequence[str] | None = None
+    ) -> None:
+        """Let an AWS service publish to this topic (topic policy) and use its key (key policy).
+
+        :param service_principal: e.g. ``ses.amazonaws.com``.
+        :param source_arns: ``aws:SourceArn`` patterns the service acts for. Default: - every ARN of that
+            service in this account and region.
+        """
+        stack = Stack.of(self)
+        if source_arns is None:
+            service = service_principal.split(".")[0]
+            source_arns = [f"arn:{stack.partition}:{service}:{stack.region}:{stack.account}:*"]
+        conditions = source_conditions(self, list(source_arns))
+        principal = iam.ServicePrincipal(service_principal)
+        self.topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid=f"Allow{service_principal.split('.')[0].capitalize()}Publish{len(self.publishing_services)}",
+                principals=[principal],
+                actions=["sns:Publish"],
+                resources=[self.topic.topic_arn],
+                conditions=conditions,
+            )
+        )
+        self.encryption_key.add_to_resource_policy(
+            iam.PolicyStatement(
+                principals=[principal],
+                actions=["kms:GenerateDataKey*", "kms:Decrypt"],
+                resources=["*"],
+                conditions=conditions,
+            )
+        )
+        self.publishing_services.append(service_principal)
+
+    def grant_publish(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Grant ``sns:Publish`` on this topic plus ``kms:GenerateDataKey*``/``kms:Decrypt`` on its key."""
+        grant = self.topic.grant_publish(grantee)
+        return grant.combine(self.encryption_key.grant(grantee, "kms:GenerateDataKey*", "kms:Decrypt"))
