@@ -1,0 +1,280 @@
+"""Pure decisions of the bounce processor (frozen dataclasses in, frozen dataclasses out, no I/O).
+
+- Permanent bounce: suppress every ``bouncedRecipients`` address (reason ``BOUNCE``).
+- Transient / Undetermined bounce: count it per address; suppress once ``threshold`` soft bounces fall
+  within ``window``. The count is kept as a set of ``"<iso-timestamp>|<ses message id>"`` elements, so a
+  redelivered notification adds nothing.
+- Complaint: suppress every ``complainedRecipients`` address (reason ``COMPLAINT``) unless the feedback
+  type is ``not-spam``; each complaint suppression is also reported in the alert summary.
+- Reject and Rendering Failure: metric plus an alert. Everything else: metrics only.
+"""
+
+from __future__ import annotations
+
+from collections import Counter as TallyCounter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+
+from lambda_handlers.bounce_processor.models import SesEvent, SesEventType
+from lambda_handlers.common.addresses import mask_address, normalize_address
+
+NOT_SPAM_FEEDBACK_TYPE = "not-spam"
+SOFT_BOUNCE_TYPES = frozenset({"Transient", "Undetermined"})
+ELEMENT_SEPARATOR = "|"
+MAX_ALERT_LINES = 200
+MAX_SUBJECT_LENGTH = 100
+
+
+class SuppressionReason(StrEnum):
+    """Same values as SESv2 ``PutSuppressedDestination`` ``Reason``."""
+
+    BOUNCE = "BOUNCE"
+    COMPLAINT = "COMPLAINT"
+
+
+class SuppressionSource(StrEnum):
+    PERMANENT_BOUNCE = "permanent-bounce"
+    SOFT_BOUNCE_THRESHOLD = "soft-bounce-threshold"
+    COMPLAINT = "complaint"
+
+
+class AlertKind(StrEnum):
+    REJECT = "Reject"
+    RENDERING_FAILURE = "Rendering Failure"
+    COMPLAINT_SUPPRESSION = "Complaint suppression"
+
+
+@dataclass(frozen=True)
+class Suppression:
+    """One suppression table item to write (``address`` is already lower-cased)."""
+
+    address: str
+    reason: SuppressionReason
+    source: SuppressionSource
+    ses_message_id: str
+    detail: tuple[tuple[str, str], ...] = ()
+
+    def detail_map(self) -> dict[str, str]:
+        return {"source": self.source.value, **dict(self.detail)}
+
+
+@dataclass(frozen=True)
+class SoftBounce:
+    address: str
+    occurred_at: datetime
+    ses_message_id: str
+    bounce_type: str
+    bounce_sub_type: str
+
+    @property
+    def element(self) -> str:
+        return soft_bounce_element(self.occurred_at, self.ses_message_id)
+
+
+@dataclass(frozen=True)
+class Alert:
+    kind: AlertKind
+    ses_message_id: str
+    addresses: tuple[str, ...]
+    detail: str | None = None
+
+
+@dataclass(frozen=True)
+class EventDecision:
+    event_type: SesEventType
+    suppressions: tuple[Suppression, ...] = ()
+    soft_bounces: tuple[SoftBounce, ...] = ()
+    alerts: tuple[Alert, ...] = ()
+    ignored_complaint: bool = False
+    """A ``not-spam`` complaint: nothing is suppressed."""
+
+
+@dataclass(frozen=True)
+class SoftBouncePolicy:
+    threshold: int
+    window: timedelta
+
+
+@dataclass(frozen=True)
+class SoftBounceAssessment:
+    count_in_window: int
+    stale_elements: tuple[str, ...]
+    threshold_reached: bool
+
+
+@dataclass(frozen=True)
+class AlertSummary:
+    subject: str
+    body: str
+
+
+def _unique(addresses: Iterable[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(normalize_address(a) for a in addresses))
+
+
+def decide(event: SesEvent) -> EventDecision:
+    """What to do about one SES event."""
+    message_id = event.ses_message_id or ""
+    if event.event_type is SesEventType.BOUNCE and event.bounce is not None:
+        bounce = event.bounce
+        if bounce.bounce_type == "Permanent":
+            detail = (("bounce_type", bounce.bounce_type), ("bounce_sub_type", bounce.bounce_sub_type))
+            return EventDecision(
+                event_type=event.event_type,
+                suppressions=tuple(
+                    Suppression(
+                        a, SuppressionReason.BOUNCE, SuppressionSource.PERMANENT_BOUNCE, message_id, detail
+                    )
+                    for a in _unique(bounce.recipients)
+                ),
+            )
+        return EventDecision(
+            event_type=event.event_type,
+            soft_bounces=tuple(
+                SoftBounce(a, bounce.timestamp, message_id, bounce.bounce_type, bounce.bounce_sub_type)
+                for a in _unique(bounce.recipients)
+            ),
+        )
+    if event.event_type is SesEventType.COMPLAINT and event.complaint is not None:
+        complaint = event.complaint
+        if complaint.feedback_type == NOT_SPAM_FEEDBACK_TYPE:
+            return EventDecision(event_type=event.event_type, ignored_complaint=True)
+        addresses = _unique(complaint.recipients)
+        feedback_type = complaint.feedback_type or "unspecified"
+        complaint_detail = (("feedback_type", feedback_type),)
+        return EventDecision(
+            event_type=event.event_type,
+            suppressions=tuple(
+                Suppression(
+                    a, SuppressionReason.COMPLAINT, SuppressionSource.COMPLAINT, message_id, complaint_detail
+                )
+                for a in addresses
+            ),
+            alerts=(
+                (
+                    Alert(
+                        AlertKind.COMPLAINT_SUPPRESSION,
+                        message_id,
+                        addresses,
+                        f"feedback type {feedback_type}",
+                    ),
+                )
+                if addresses
+                else ()
+            ),
+        )
+    destination = event.mail.destination if event.mail else ()
+    if event.event_type is SesEventType.REJECT:
+        reason = event.reject.reason if event.reject else None
+        return EventDecision(
+            event_type=event.event_type,
+            alerts=(Alert(AlertKind.REJECT, message_id, destination, reason),),
+        )
+    if event.event_type is SesEventType.RENDERING_FAILURE:
+        failure = event.rendering_failure
+        detail_text = None
+        if failure is not None:
+            detail_text = f"template {failure.template_name or '?'}: {failure.error_message or 'no message'}"
+        return EventDecision(
+            event_type=event.event_type,
+            alerts=(Alert(AlertKind.RENDERING_FAILURE, message_id, destination, detail_text),),
+        )
+    return EventDecision(event_type=event.event_type)
+
+
+def _utc(value: datetime) -> datetime:
+    return value.astimezone(UTC)
+
+
+def soft_bounce_element(occurred_at: datetime, ses_message_id: str) -> str:
+    """``"2024-05-01T12:00:00.123+00:00|<ses message id>"``: one soft bounce of one mail."""
+    return f"{_utc(occurred_at).isoformat(timespec='milliseconds')}{ELEMENT_SEPARATOR}{ses_message_id}"
+
+
+def element_timestamp(element: str) -> datetime | None:
+    timestamp, separator, _ = element.partition(ELEMENT_SEPARATOR)
+    if not separator:
+        return None
+    try:
+        parsed = datetime.fromisoformat(timestamp)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else None
+
+
+def assess_soft_bounces(
+    elements: Iterable[str], *, now: datetime, policy: SoftBouncePolicy
+) -> SoftBounceAssessment:
+    """Count the soft bounces within the window; older (or unreadable) elements are stale."""
+    window_start = now - policy.window
+    in_window = 0
+    stale: list[str] = []
+    for element in sorted(set(elements)):
+        occurred_at = element_timestamp(element)
+        if occurred_at is None or occurred_at < window_start:
+            stale.append(element)
+        else:
+            in_window += 1
+    return SoftBounceAssessment(
+        count_in_window=in_window,
+        stale_elements=tuple(stale),
+        threshold_reached=in_window >= policy.threshold,
+    )
+
+
+def soft_bounce_expiry(now: datetime, policy: SoftBouncePolicy) -> int:
+    """Epoch seconds for the soft-bounce item's TTL attribute ``expires_at``."""
+    return int((now + policy.window).timestamp())
+
+
+def threshold_suppression(bounce: SoftBounce, assessment: SoftBounceAssessment) -> Suppression | None:
+    if not assessment.threshold_reached:
+        return None
+    return Suppression(
+        address=bounce.address,
+        reason=SuppressionReason.BOUNCE,
+        source=SuppressionSource.SOFT_BOUNCE_THRESHOLD,
+        ses_message_id=bounce.ses_message_id,
+        detail=(
+            ("bounce_type", bounce.bounce_type),
+            ("bounce_sub_type", bounce.bounce_sub_type),
+            ("soft_bounce_count", str(assessment.count_in_window)),
+        ),
+    )
+
+
+def _ascii_subject(text: str) -> str:
+    cleaned = "".join(ch if 32 <= ord(ch) < 127 else "?" for ch in text)
+    return cleaned[:MAX_SUBJECT_LENGTH]
+
+
+def summarize_alerts(
+    alerts: Iterable[Alert], *, now: datetime, source: str = "bounce_processor"
+) -> AlertSummary | None:
+    """One readable SNS message for all alerts of a batch (addresses masked); ``None`` without alerts."""
+    alert_list = list(alerts)
+    if not alert_list:
+        return None
+    tally = TallyCounter(alert.kind for alert in alert_list)
+    counts = ", ".join(f"{tally[kind]} {kind.value}" for kind in AlertKind if tally[kind])
+    subject = _ascii_subject(f"SES alert: {counts}")
+    when = _utc(now).isoformat(timespec="seconds")
+    lines = [
+        f"{len(alert_list)} SES event(s) need attention ({source}, {when}).",
+        "",
+        "Counts:",
+        *(f"  {kind.value}: {tally[kind]}" for kind in AlertKind if tally[kind]),
+        "",
+        "Details:",
+    ]
+    for alert in alert_list[:MAX_ALERT_LINES]:
+        recipients = ", ".join(mask_address(a) for a in alert.addresses) or "-"
+        line = f"  - {alert.kind.value}: SES message {alert.ses_message_id or '?'}; recipients {recipients}"
+        if alert.detail:
+            line += f"; {alert.detail}"
+        lines.append(line)
+    if len(alert_list) > MAX_ALERT_LINES:
+        lines.append(f"  ... and {len(alert_list) - MAX_ALERT_LINES} more")
+    return AlertSummary(subject=subject, body="\n".join(lines) + "\n")

@@ -1,0 +1,109 @@
+"""Helpers to read environment variables into typed configuration values.
+
+Each handler's ``config.py`` reads *all* its variables in one ``load_config`` function built from these
+helpers; nothing else in the handlers touches ``os.environ``. Every failure is a :class:`ConfigError`
+whose message names the variable, the offending value (never a secret here) and what is allowed.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from email.utils import parseaddr
+
+from lambda_handlers.common.addresses import is_valid_email
+from lambda_handlers.common.errors import ConfigError
+
+DEFAULT_METRICS_NAMESPACE = "NotificationConstructs"
+
+# Variables shared by every handler (Powertools itself reads POWERTOOLS_SERVICE_NAME, POWERTOOLS_LOG_LEVEL).
+METRICS_NAMESPACE_ENV = "POWERTOOLS_METRICS_NAMESPACE"
+DEAD_LETTER_QUEUE_URL_ENV = "DEAD_LETTER_QUEUE_URL"
+
+_TRUE = frozenset({"true", "1", "yes", "on"})
+_FALSE = frozenset({"false", "0", "no", "off", ""})
+
+
+def environment(environ: Mapping[str, str] | None = None) -> Mapping[str, str]:
+    """``environ`` if given (tests), else the process environment."""
+    return os.environ if environ is None else environ
+
+
+def metrics_namespace(environ: Mapping[str, str] | None = None) -> str:
+    """CloudWatch namespace for the EMF metrics: ``POWERTOOLS_METRICS_NAMESPACE`` or the default."""
+    value = environment(environ).get(METRICS_NAMESPACE_ENV, "").strip()
+    return value or DEFAULT_METRICS_NAMESPACE
+
+
+def required_str(environ: Mapping[str, str], name: str) -> str:
+    value = environ.get(name, "").strip()
+    if not value:
+        raise ConfigError(f"environment variable {name} is required but is missing or empty")
+    return value
+
+
+def optional_str(environ: Mapping[str, str], name: str) -> str | None:
+    value = environ.get(name, "").strip()
+    return value or None
+
+
+def int_value(environ: Mapping[str, str], name: str, *, default: int, minimum: int, maximum: int) -> int:
+    raw = environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"environment variable {name} must be an integer, got {raw!r}") from None
+    if not minimum <= value <= maximum:
+        raise ConfigError(f"environment variable {name} must be between {minimum} and {maximum}, got {value}")
+    return value
+
+
+def bool_value(environ: Mapping[str, str], name: str, *, default: bool) -> bool:
+    raw = environ.get(name)
+    if raw is None:
+        return default
+    lowered = raw.strip().lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False if lowered else default
+    raise ConfigError(f"environment variable {name} must be 'true' or 'false', got {raw!r}")
+
+
+def sender_address(environ: Mapping[str, str], name: str) -> str:
+    """A From address: ``orders@example.com`` or ``Shop <orders@example.com>``."""
+    value = required_str(environ, name)
+    display_name, address = parseaddr(value)
+    if not is_valid_email(address) or ("<" in value and not value.rstrip().endswith(">")):
+        raise ConfigError(
+            f"environment variable {name} must be an e-mail address like 'orders@example.com' "
+            f"or 'Shop <orders@example.com>', got {value!r}"
+        )
+    if "\n" in display_name or "\r" in display_name:
+        raise ConfigError(f"environment variable {name} must not contain line breaks")
+    return value
+
+
+def sqs_queue_url(environ: Mapping[str, str], name: str) -> str | None:
+    value = optional_str(environ, name)
+    if value is not None and not value.startswith(("https://", "http://")):
+        raise ConfigError(
+            f"environment variable {name} must be an SQS queue URL (https://...), got {value!r}"
+        )
+    return value
+
+
+def sns_topic_arn(environ: Mapping[str, str], name: str) -> str | None:
+    value = optional_str(environ, name)
+    if value is not None and not (value.startswith("arn:") and ":sns:" in value):
+        raise ConfigError(
+            f"environment variable {name} must be an SNS topic ARN (arn:aws:sns:...), got {value!r}"
+        )
+    return value
+
+
+def dead_letter_queue_url(environ: Mapping[str, str]) -> str | None:
+    """``DEAD_LETTER_QUEUE_URL``: where permanently failing records are forwarded (optional)."""
+    return sqs_queue_url(environ, DEAD_LETTER_QUEUE_URL_ENV)

@@ -1,0 +1,153 @@
+"""Error types shared by the handlers and the classification of AWS errors.
+
+The error policy of every handler is built on three kinds of failure:
+
+- :class:`PermanentError` - the *input* is bad (invalid JSON, schema violation, unsupported schema
+  version, invalid address, SES rejected this particular message). Retrying cannot help, so the record
+  is forwarded to the dead-letter queue (when one is configured) and counts as processed.
+- :class:`TransientError` - throttling, 5xx, connection problems. The record is reported as a batch
+  item failure and SQS delivers it again after the visibility timeout.
+- :class:`ConfigError` - a deployment bug (missing or invalid environment variable). Raised out of the
+  handler so the invocation fails loudly.
+
+Anything else (an unexpected bug, AccessDenied, a missing table) is treated like a transient error:
+the record is retried and, after ``maxReceiveCount`` receives, SQS redrives it to the DLQ. Nothing is lost.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ConfigError(RuntimeError):
+    """Missing or invalid configuration; the message names the environment variable."""
+
+
+class PermanentError(Exception):
+    """The record can never be processed successfully; ``reason`` is safe to log (no PII, no body)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class InvalidMessageError(PermanentError):
+    """The message body is not valid JSON or not a JSON object."""
+
+
+class SchemaError(PermanentError):
+    """The message violates its schema; ``reason`` names the offending field."""
+
+
+class UnsupportedSchemaVersionError(SchemaError):
+    """The message uses a schema major version this handler does not understand."""
+
+
+class TransientError(Exception):
+    """A temporary failure (throttling, 5xx, network); the record must be retried."""
+
+    def __init__(self, reason: str, *, code: str | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.code = code
+
+
+# Error codes that mean "slow down / try again later" across SES, SESv2, DynamoDB, SNS and SQS.
+TRANSIENT_ERROR_CODES = frozenset(
+    {
+        # generic AWS throttling
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestThrottled",
+        "RequestThrottledException",
+        "TooManyRequestsException",
+        "RequestLimitExceeded",
+        "SlowDown",
+        "PriorRequestNotComplete",
+        "EC2ThrottledException",
+        "BandwidthLimitExceeded",
+        # SES / SESv2
+        "LimitExceededException",
+        "SendingPausedException",
+        # DynamoDB
+        "ProvisionedThroughputExceededException",
+        "TransactionInProgressException",
+        "TransactionConflictException",
+        # KMS (encrypted topics / queues / tables)
+        "KMSThrottlingException",
+        "KMSInternalException",
+        # server side
+        "InternalFailure",
+        "InternalError",
+        "InternalServerError",
+        "InternalServerErrorException",
+        "InternalErrorException",
+        "ServiceUnavailable",
+        "ServiceUnavailableException",
+        "RequestTimeout",
+        "RequestTimeoutException",
+    }
+)
+
+# Substrings of error messages that mark throttling when the code is unspecific (SES v1 uses
+# ``Throttling`` with "Maximum sending rate exceeded.", older SDKs surface it as a plain message).
+TRANSIENT_MESSAGE_MARKERS = ("maximum sending rate exceeded", "rate exceeded", "daily message quota exceeded")
+
+
+def client_error_code(exc: BaseException) -> str | None:
+    """The AWS error code of a botocore ``ClientError`` (duck-typed), else ``None``."""
+    response: Any = getattr(exc, "response", None)
+    if not isinstance(response, dict):
+        return None
+    error = response.get("Error")
+    if not isinstance(error, dict):
+        return None
+    code = error.get("Code")
+    return str(code) if code is not None else None
+
+
+def _client_error_message(exc: BaseException) -> str:
+    response: Any = getattr(exc, "response", None)
+    if isinstance(response, dict) and isinstance(response.get("Error"), dict):
+        return str(response["Error"].get("Message", ""))
+    return ""
+
+
+def _http_status(exc: BaseException) -> int | None:
+    response: Any = getattr(exc, "response", None)
+    if not isinstance(response, dict):
+        return None
+    metadata = response.get("ResponseMetadata")
+    if not isinstance(metadata, dict):
+        return None
+    status = metadata.get("HTTPStatusCode")
+    return status if isinstance(status, int) else None
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether ``exc`` is a throttling, server-side or connection error worth retrying."""
+    if isinstance(exc, TransientError):
+        return True
+    # botocore's connection/timeout errors; imported lazily to keep this module import-light.
+    from botocore.exceptions import ConnectionError as BotocoreConnectionError
+    from botocore.exceptions import HTTPClientError, ReadTimeoutError
+
+    if isinstance(exc, BotocoreConnectionError | HTTPClientError | ReadTimeoutError):
+        return True
+    code = client_error_code(exc)
+    if code is None:
+        return False
+    if code in TRANSIENT_ERROR_CODES:
+        return True
+    status = _http_status(exc)
+    if status is not None and (status >= 500 or status == 429):
+        return True
+    message = _client_error_message(exc).lower()
+    return any(marker in message for marker in TRANSIENT_MESSAGE_MARKERS)
+
+
+def as_transient(exc: BaseException, action: str) -> TransientError:
+    """Wrap a retryable AWS error in a :class:`TransientError` naming the failed ``action``."""
+    code = client_error_code(exc) or type(exc).__name__
+    return TransientError(f"{action} failed with a retryable error ({code})", code=code)

@@ -1,0 +1,202 @@
+"""The ``order.placed`` event, schema version 1 (shared by ``order_email_sender`` and ``order_writer``).
+
+Schema v1 (JSON object; unknown extra fields are ignored so producers can add fields in 1.x)::
+
+    {
+      "schema_version": "1.0",                 # "1.<minor>[.<patch>]"; other majors are rejected
+      "event_type": "order.placed",
+      "order_id": "ord-2024-000123",           # ^[A-Za-z0-9_-]{1,64}$
+      "placed_at": "2024-05-01T12:30:00Z",     # ISO-8601 with a time zone
+      "customer": {"email": "jane@example.com", "name": "Jane Doe"},   # name: 1..200 characters
+      "items": [                               # 1..100 items
+        {"sku": "SKU-1", "name": "Coffee mug", "quantity": 2, "unit_price": "9.99"}
+      ],
+      "currency": "EUR",                       # ISO-4217: three upper-case letters
+      "total": "19.98"                         # decimal string == sum(quantity * unit_price)
+    }
+
+Money is a decimal *string* (``"9.99"``) and is parsed into :class:`~decimal.Decimal`, never ``float``.
+Every violation raises :class:`SchemaError` (or :class:`UnsupportedSchemaVersionError`) whose reason names
+the field but never contains its value (the value may be personal data).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from lambda_handlers.common.addresses import is_valid_email
+from lambda_handlers.common.errors import SchemaError, UnsupportedSchemaVersionError
+
+SCHEMA_MAJOR_VERSION = 1
+EVENT_TYPE = "order.placed"
+MAX_ITEMS = 100
+MAX_NAME_LENGTH = 200
+MAX_SKU_LENGTH = 100
+MAX_QUANTITY = 1_000_000
+
+ORDER_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_SCHEMA_VERSION = re.compile(r"^(0|[1-9][0-9]{0,5})\.(0|[1-9][0-9]{0,5})(?:\.(0|[1-9][0-9]{0,5}))?$")
+_CURRENCY = re.compile(r"^[A-Z]{3}$")
+_DECIMAL = re.compile(r"^[0-9]{1,18}(?:\.[0-9]{1,6})?$")
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+
+
+@dataclass(frozen=True)
+class Customer:
+    email: str
+    name: str
+
+
+@dataclass(frozen=True)
+class LineItem:
+    sku: str
+    name: str
+    quantity: int
+    unit_price: Decimal
+
+    @property
+    def line_total(self) -> Decimal:
+        return self.unit_price * self.quantity
+
+
+@dataclass(frozen=True)
+class OrderPlaced:
+    """A validated ``order.placed`` event."""
+
+    schema_version: str
+    order_id: str
+    placed_at: datetime
+    customer: Customer
+    items: tuple[LineItem, ...]
+    currency: str
+    total: Decimal
+
+    @property
+    def event_type(self) -> str:
+        return EVENT_TYPE
+
+
+def _require(message: Mapping[str, Any], field: str, path: str) -> Any:
+    if field not in message or message[field] is None:
+        raise SchemaError(f"{path}{field}: is required")
+    return message[field]
+
+
+def _text(value: Any, path: str, *, max_length: int) -> str:
+    if not isinstance(value, str):
+        raise SchemaError(f"{path}: must be a string")
+    if not value.strip():
+        raise SchemaError(f"{path}: must not be empty")
+    if len(value) > max_length:
+        raise SchemaError(f"{path}: must be at most {max_length} characters")
+    if _CONTROL_CHARACTERS.search(value):
+        raise SchemaError(f"{path}: must not contain control characters")
+    return value
+
+
+def _decimal(value: Any, path: str) -> Decimal:
+    if not isinstance(value, str):
+        raise SchemaError(f'{path}: must be a decimal string like "9.99"')
+    if not _DECIMAL.match(value):
+        raise SchemaError(f"{path}: must be a non-negative decimal string with at most 6 fraction digits")
+    try:
+        return Decimal(value)
+    except InvalidOperation:  # pragma: no cover - the pattern only admits valid decimals
+        raise SchemaError(f"{path}: is not a valid decimal") from None
+
+
+def parse_schema_version(value: Any) -> str:
+    """Validate ``schema_version``: any ``1.x`` is accepted, any other major is rejected permanently."""
+    if not isinstance(value, str):
+        raise SchemaError('schema_version: must be a string like "1.0"')
+    match = _SCHEMA_VERSION.match(value)
+    if not match:
+        raise SchemaError('schema_version: must look like "<major>.<minor>", e.g. "1.0"')
+    major = int(match.group(1))
+    if major != SCHEMA_MAJOR_VERSION:
+        raise UnsupportedSchemaVersionError(
+            f"schema_version: major version {major} is not supported (supported: {SCHEMA_MAJOR_VERSION}.x)"
+        )
+    return value
+
+
+def _placed_at(value: Any) -> datetime:
+    if not isinstance(value, str) or len(value) > 64:
+        raise SchemaError("placed_at: must be an ISO-8601 timestamp string")
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise SchemaError("placed_at: must be an ISO-8601 timestamp") from None
+    if parsed.tzinfo is None or parsed.utcoffset() is None:
+        raise SchemaError("placed_at: must include a time zone (e.g. 'Z' or '+02:00')")
+    return parsed
+
+
+def _customer(value: Any) -> Customer:
+    if not isinstance(value, Mapping):
+        raise SchemaError("customer: must be an object")
+    email = _require(value, "email", "customer.")
+    if not is_valid_email(email):
+        raise SchemaError("customer.email: is not a valid e-mail address")
+    name = _text(_require(value, "name", "customer."), "customer.name", max_length=MAX_NAME_LENGTH)
+    return Customer(email=email, name=name)
+
+
+def _item(value: Any, index: int) -> LineItem:
+    path = f"items[{index}]"
+    if not isinstance(value, Mapping):
+        raise SchemaError(f"{path}: must be an object")
+    sku = _text(_require(value, "sku", f"{path}."), f"{path}.sku", max_length=MAX_SKU_LENGTH)
+    name = _text(_require(value, "name", f"{path}."), f"{path}.name", max_length=MAX_NAME_LENGTH)
+    quantity = _require(value, "quantity", f"{path}.")
+    if isinstance(quantity, bool) or not isinstance(quantity, int) or not 1 <= quantity <= MAX_QUANTITY:
+        raise SchemaError(f"{path}.quantity: must be an integer between 1 and {MAX_QUANTITY}")
+    unit_price = _decimal(_require(value, "unit_price", f"{path}."), f"{path}.unit_price")
+    return LineItem(sku=sku, name=name, quantity=quantity, unit_price=unit_price)
+
+
+def parse_order_placed(message: Mapping[str, Any]) -> OrderPlaced:
+    """Validate an ``order.placed`` v1 message and return it as an :class:`OrderPlaced`."""
+    if not isinstance(message, Mapping):
+        raise SchemaError("message: must be a JSON object")
+    schema_version = parse_schema_version(_require(message, "schema_version", ""))
+    event_type = _require(message, "event_type", "")
+    if event_type != EVENT_TYPE:
+        raise SchemaError(f"event_type: must be {EVENT_TYPE!r}")
+    order_id = _require(message, "order_id", "")
+    if not isinstance(order_id, str) or not ORDER_ID_PATTERN.match(order_id):
+        raise SchemaError("order_id: must match ^[A-Za-z0-9_-]{1,64}$")
+    placed_at = _placed_at(_require(message, "placed_at", ""))
+    customer = _customer(_require(message, "customer", ""))
+    raw_items = _require(message, "items", "")
+    if not isinstance(raw_items, list):
+        raise SchemaError("items: must be a list")
+    if not 1 <= len(raw_items) <= MAX_ITEMS:
+        raise SchemaError(f"items: must contain between 1 and {MAX_ITEMS} items")
+    items = tuple(_item(raw, index) for index, raw in enumerate(raw_items))
+    currency = _require(message, "currency", "")
+    if not isinstance(currency, str) or not _CURRENCY.match(currency):
+        raise SchemaError("currency: must be an ISO-4217 code of three upper-case letters")
+    total = _decimal(_require(message, "total", ""), "total")
+    expected_total = sum((item.line_total for item in items), Decimal(0))
+    if total != expected_total:
+        raise SchemaError("total: must equal the sum of quantity * unit_price over all items")
+    return OrderPlaced(
+        schema_version=schema_version,
+        order_id=order_id,
+        placed_at=placed_at,
+        customer=customer,
+        items=items,
+        currency=currency,
+        total=total,
+    )
+
+
+def format_amount(amount: Decimal) -> str:
+    """A decimal amount as a plain string without exponent (``Decimal("1E+2")`` -> ``"100"``)."""
+    return f"{amount:f}"

@@ -1,0 +1,25 @@
+"""Configuration of the order writer; the only place that reads its environment variables."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from lambda_handlers.common import config as env
+
+ORDERS_TABLE_NAME_ENV = "ORDERS_TABLE_NAME"
+
+
+@dataclass(frozen=True)
+class WriterConfig:
+    orders_table_name: str
+    dead_letter_queue_url: str | None
+
+
+def load_config(environ: Mapping[str, str] | None = None) -> WriterConfig:
+    """Read and validate the configuration; raises :class:`ConfigError` naming the bad variable."""
+    source = env.environment(environ)
+    return WriterConfig(
+        orders_table_name=env.required_str(source, ORDERS_TABLE_NAME_ENV),
+        dead_letter_queue_url=env.dead_letter_queue_url(source),
+    )
