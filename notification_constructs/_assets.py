@@ -16,7 +16,7 @@ RUNTIME = lambda_.Runtime.PYTHON_3_14
 #: so no layer version number is hard-coded here.
 POWERTOOLS_LAYER_PARAMETER = f"/aws/service/powertools/python/arm64/python3.14/{POWERTOOLS_VERSION}"
 
-_EXCLUDE = ["*", "!lambda_handlers", "!lambda_handlers/**", "**/__pycache__", "**/*.pyc", "**/py.typed"]
+_EXCLUDE = ["*", ".*", "!lambda_handlers", "!lambda_handlers/**", "**/__pycache__", "**/*.pyc", "**/py.typed"]
 
 
 @cache

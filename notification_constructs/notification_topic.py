@@ -141,6 +141,9 @@ class NotificationTopic(Construct):
         self.publishing_services.append(service_principal)
 
     def grant_publish(self, grantee: iam.IGrantable) -> iam.Grant:
-        """Grant ``sns:Publish`` on this topic plus ``kms:GenerateDataKey*``/``kms:Decrypt`` on its key."""
-        grant = self.topic.grant_publish(grantee)
-        return grant.combine(self.encryption_key.grant(grantee, "kms:GenerateDataKey*", "kms:Decrypt"))
+        """Grant ``sns:Publish`` on this topic plus ``kms:GenerateDataKey``/``kms:Decrypt`` on its key (what
+        publishing to an encrypted topic needs; no wildcard actions, unlike ``sns.Topic.grant_publish``)."""
+        grant = iam.Grant.add_to_principal(
+            grantee=grantee, actions=["sns:Publish"], resource_arns=[self.topic.topic_arn]
+        )
+        return grant.combine(self.encryption_key.grant(grantee, "kms:GenerateDataKey", "kms:Decrypt"))

@@ -1,0 +1,7 @@
+"""Composed pipelines built from the building blocks."""
+
+from .bounce_handling_pipeline import BounceHandlingPipeline
+from .dashboard import PipelinesDashboard
+from .order_confirmation_pipeline import OrderConfirmationPipeline
+
+__all__ = ["BounceHandlingPipeline", "OrderConfirmationPipeline", "PipelinesDashboard"]

@@ -1,0 +1,237 @@
+"""BounceHandlingPipeline: SES events -> topic -> queue -> bounce_processor -> suppression table + alerts."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_ses as ses
+from aws_cdk import aws_sns_subscriptions as subs
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from notification_constructs._defaults import new_cmk, source_conditions
+from notification_constructs._tables import new_table
+from notification_constructs._validation import Problems, acknowledge, is_token, is_valid_email
+from notification_constructs.email_configuration_set import DEFAULT_EVENT_TYPES, EmailConfigurationSet
+from notification_constructs.notification_topic import NotificationTopic
+from notification_constructs.processing_queue import ProcessingQueue
+from notification_constructs.queue_consumer_function import QueueConsumerFunction
+
+__all__ = ["BounceHandlingPipeline"]
+
+#: SES reviews an account at a 5% bounce rate and 0.1% complaint rate (and may pause sending at 10% / 0.5%).
+BOUNCE_RATE_REVIEW = 0.05
+COMPLAINT_RATE_REVIEW = 0.001
+DEFAULT_BOUNCE_RATE_WARNING = 0.02
+DEFAULT_COMPLAINT_RATE_WARNING = 0.0005
+
+
+class BounceHandlingPipeline(Construct):
+    """Bounce and complaint handling for a configuration set.
+
+    The configuration set publishes ``event_types`` to :attr:`topic` (an encrypted topic whose key policy
+    lets SES use it), which feeds :attr:`queue` and :attr:`processor` (``lambda_handlers.bounce_processor``):
+
+    - hard bounces and complaints (except ``not-spam`` feedback) are written to :attr:`suppression_table`
+      (partition key ``address``, lower-cased; the order pipeline consults it before sending);
+    - soft bounces are counted in :attr:`soft_bounce_table` and suppress after ``soft_bounce_threshold``
+      within ``soft_bounce_window``;
+    - rejects, rendering failures and complaints are summarised per batch on :attr:`alert_topic`.
+
+    Alarms (to :attr:`alert_topic`): account ``Reputation.BounceRate`` (warning, and the 5% review
+    threshold), ``Reputation.ComplaintRate`` (warning, and the 0.1% review threshold), DLQ depth, message
+    age, handler errors and throttles.
+
+    Child ids (a public contract): ``SesEvents``, ``Queue``, ``Processor``, ``SuppressionTable``,
+    ``SoftBounceTable``, ``SupportAlerts``, ``BounceRateWarningAlarm``, ``BounceRateAlarm``,
+    ``ComplaintRateWarningAlarm``, ``ComplaintRateAlarm``.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        configuration_set: EmailConfigurationSet,
+        event_types: Sequence[ses.EmailSendingEvent] = DEFAULT_EVENT_TYPES,
+        suppression_table: dynamodb.ITable | None = None,
+        alert_email: str | None = None,
+        soft_bounce_threshold: int = 3,
+        soft_bounce_window: Duration = Duration.hours(72),  # noqa: B008 - immutable value
+        use_account_suppression_list: bool = False,
+        bounce_rate_warning: float = DEFAULT_BOUNCE_RATE_WARNING,
+        complaint_rate_warning: float = DEFAULT_COMPLAINT_RATE_WARNING,
+        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
+    ) -> None:
+        """
+        :param configuration_set: Whose events are handled.
+        :param event_types: Events SES publishes to the pipeline. Default: bounce, complaint, delivery,
+            reject, rendering failure, delivery delay. Bounce and complaint are required.
+        :param suppression_table: Default: - a new table (partition key ``address``).
+        :param alert_email: Subscribe this address to :attr:`alert_topic`. Default: - no subscription.
+        :param soft_bounce_threshold: Soft bounces that suppress an address. Default: 3.
+        :param soft_bounce_window: Window in which they are counted. Default: 72 hours.
+        :param use_account_suppression_list: Also add addresses to the SES account-level suppression list.
+            Default: False (the configuration set already applies it for BOUNCE/COMPLAINT).
+        :param bounce_rate_warning: Warning threshold (fraction) below the 5% review rate. Default: 0.02.
+        :param complaint_rate_warning: Warning threshold below the 0.1% review rate. Default: 0.0005.
+        :param removal_policy: For the suppression table. Default: RETAIN (with deletion protection).
+        """
+        super().__init__(scope, id)
+        problems = Problems(self)
+        for required in (ses.EmailSendingEvent.BOUNCE, ses.EmailSendingEvent.COMPLAINT):
+            problems.check(required in event_types, f"event_types must include {required.name}")
+        problems.check(
+            is_token(soft_bounce_threshold) or 1 <= soft_bounce_threshold <= 100,
+            f"soft_bounce_threshold {soft_bounce_threshold}: must be 1-100",
+        )
+        window_hours = soft_bounce_window.to_hours()
+        problems.check(
+            is_token(window_hours) or (window_hours >= 1 and float(window_hours).is_integer()),
+            f"soft_bounce_window: a whole number of hours >= 1 (got {window_hours})",
+        )
+        problems.check(
+            0 < bounce_rate_warning < BOUNCE_RATE_REVIEW,
+            f"bounce_rate_warning {bounce_rate_warning}: a fraction below the {BOUNCE_RATE_REVIEW} review rate",
+        )
+        problems.check(
+            0 < complaint_rate_warning < COMPLAINT_RATE_REVIEW,
+            f"complaint_rate_warning {complaint_rate_warning}: a fraction below {COMPLAINT_RATE_REVIEW}",
+        )
+        if alert_email is not None:
+            problems.check(
+                is_valid_email(alert_email), f"alert_email {alert_email!r} is not a valid e-mail address"
+            )
+        problems.raise_if_any()
+
+        # CloudWatch alarms publish to the alert topic too, so its key lets cloudwatch.amazonaws.com in.
+        self.alert_topic = NotificationTopic(
+            self,
+            "SupportAlerts",
+            display_name="E-mail pipeline alerts",
+            publishing_services=("cloudwatch.amazonaws.com",),
+        )
+        self.alert_delivery_dlq: sqs.Queue | None = None
+        if alert_email is not None:
+            self.alert_delivery_dlq = self._alert_delivery_dlq(removal_policy)
+            self.alert_topic.topic.add_subscription(
+                subs.EmailSubscription(alert_email, dead_letter_queue=self.alert_delivery_dlq)
+            )
+
+        self.topic = NotificationTopic(self, "SesEvents")
+        self.event_destination = configuration_set.add_topic_destination(
+            f"{id}Destination", self.topic, event_types=event_types
+        )
+        self.queue = ProcessingQueue(self, "Queue", alarm_topic=self.alert_topic.topic)
+        self.queue.subscribe_to(self.topic)
+
+        self.suppression_table = suppression_table or new_table(
+            self, "SuppressionTable", partition_key="address", removal_policy=removal_policy
+        )
+        self.soft_bounce_table = new_table(
+            self,
+            "SoftBounceTable",
+            partition_key="address",
+            time_to_live_attribute="expires_at",
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        self.processor = QueueConsumerFunction(
+            self,
+            "Processor",
+            queue=self.queue,
+            handler="lambda_handlers.bounce_processor.handler.handler",
+            description="Suppresses bounced/complaining addresses and alerts support.",
+            environment={
+                "SUPPRESSION_TABLE_NAME": self.suppression_table.table_name,
+                "SOFT_BOUNCE_TABLE_NAME": self.soft_bounce_table.table_name,
+                "SOFT_BOUNCE_THRESHOLD": str(soft_bounce_threshold),
+                "SOFT_BOUNCE_WINDOW_HOURS": str(int(window_hours)),
+                "ALERT_TOPIC_ARN": self.alert_topic.topic_arn,
+                "USE_ACCOUNT_SUPPRESSION_LIST": "true" if use_account_suppression_list else "false",
+            },
+            service_name="bounce_processor",
+            alarm_topic=self.alert_topic.topic,
+        )
+        function = self.processor.function
+        self.suppression_table.grant(function, "dynamodb:PutItem")
+        self.soft_bounce_table.grant(function, "dynamodb:UpdateItem")
+        self.alert_topic.grant_publish(function)
+        if use_account_suppression_list:
+            function.add_to_role_policy(
+                iam.PolicyStatement(actions=["ses:PutSuppressedDestination"], resources=["*"])
+            )
+            acknowledge(
+                self.processor.role,
+                "AwsSolutions-IAM5[Resource::*]",
+                "ses:PutSuppressedDestination acts on the account-level suppression list and supports no "
+                "resource-level permissions; X-Ray likewise.",
+            )
+
+        self.alarms = self._reputation_alarms(bounce_rate_warning, complaint_rate_warning)
+
+    def _alert_delivery_dlq(self, removal_policy: RemovalPolicy) -> sqs.Queue:
+        """Holds alerts SNS could not deliver to the e-mail subscription. Its own key: a statement naming the
+        topic in the topic's key policy would be a dependency cycle."""
+        key = new_cmk(
+            self,
+            "AlertDeliveryDlqKey",
+            description=f"Encrypts {self.node.path} alert DLQ",
+            removal_policy=removal_policy,
+        )
+        dlq = sqs.Queue(
+            self,
+            "AlertDeliveryDlq",
+            encryption=sqs.QueueEncryption.KMS,
+            encryption_master_key=key,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+            removal_policy=removal_policy,
+        )
+        key.add_to_resource_policy(
+            iam.PolicyStatement(
+                principals=[iam.ServicePrincipal("sns.amazonaws.com")],
+                actions=["kms:GenerateDataKey", "kms:Decrypt"],
+                resources=["*"],
+                conditions=source_conditions(self, [self.alert_topic.topic_arn]),
+            )
+        )
+        for rule in ("AwsSolutions-SQS3", "Serverless-SQSRedrivePolicy"):
+            acknowledge(
+                dlq,
+                rule,
+                "This queue is the SNS subscription dead-letter queue of the alert e-mail subscription; "
+                "it is itself the end of the line.",
+            )
+        return dlq
+
+    def _reputation_alarms(self, bounce_warning: float, complaint_warning: float) -> list[cloudwatch.Alarm]:
+        alarms = []
+        for alarm_id, metric_name, threshold, what in (
+            ("BounceRateWarningAlarm", "Reputation.BounceRate", bounce_warning, "early warning"),
+            ("BounceRateAlarm", "Reputation.BounceRate", BOUNCE_RATE_REVIEW, "SES review threshold"),
+            ("ComplaintRateWarningAlarm", "Reputation.ComplaintRate", complaint_warning, "early warning"),
+            ("ComplaintRateAlarm", "Reputation.ComplaintRate", COMPLAINT_RATE_REVIEW, "SES review threshold"),
+        ):
+            alarm = cloudwatch.Alarm(
+                self,
+                alarm_id,
+                alarm_description=f"SES account {metric_name} >= {threshold:.2%} ({what}).",
+                metric=cloudwatch.Metric(
+                    namespace="AWS/SES",
+                    metric_name=metric_name,
+                    statistic="Maximum",
+                    period=Duration.hours(1),
+                ),
+                threshold=threshold,
+                evaluation_periods=1,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            )
+            alarm.add_alarm_action(cw_actions.SnsAction(self.alert_topic.topic))
+            alarms.append(alarm)
+        return alarms

@@ -1,0 +1,175 @@
+"""OrderConfirmationPipeline: app -> order-events topic -> [orders queue -> writer, e-mail queue -> sender -> SES]."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import RemovalPolicy
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_sns as sns
+from constructs import Construct
+
+from notification_constructs._tables import new_table
+from notification_constructs._validation import Problems, is_token, is_valid_email, split_display_address
+from notification_constructs.email_configuration_set import EmailConfigurationSet
+from notification_constructs.notification_topic import NotificationTopic
+from notification_constructs.order_confirmation_template import OrderConfirmationTemplate
+from notification_constructs.processing_queue import ProcessingQueue
+from notification_constructs.queue_consumer_function import QueueConsumerFunction
+from notification_constructs.sender_identity import SenderIdentity
+
+__all__ = ["OrderConfirmationPipeline"]
+
+ORDER_PLACED = "order.placed"
+
+
+class OrderConfirmationPipeline(Construct):
+    """Order confirmation, end to end.
+
+    The producing app publishes order-placed events (schema v1, see README) to :attr:`topic` with the
+    message attribute ``event_type = order.placed`` (or, with ``filter_on_message_body``, a body field
+    ``event_type``). SNS fans out by filter policy to
+
+    - :attr:`writer_queue` -> :attr:`writer` (``lambda_handlers.order_writer``) -> :attr:`orders_table`
+      (conditional write: redelivery is a no-op), and
+    - :attr:`email_queue` -> :attr:`email_sender` (``lambda_handlers.order_email_sender``) -> SES, with
+      the :attr:`template`, the configuration set, the suppression table (suppressed recipients are
+      skipped) and :attr:`idempotency_table` (a redelivered order is not mailed twice).
+
+    Least privilege: the sender may call ``ses:SendEmail`` only for the identity, the configuration set
+    and the template, and only with ``ses:FromAddress`` = the sender address; table grants are per action.
+
+    Child ids (a public contract): ``OrderEvents``, ``WriterQueue``, ``Writer``, ``OrdersTable``,
+    ``EmailQueue``, ``EmailSender``, ``IdempotencyTable``, ``Template``.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        sender: SenderIdentity,
+        configuration_set: EmailConfigurationSet,
+        from_address: str,
+        suppression_table: dynamodb.ITable,
+        template: OrderConfirmationTemplate | None = None,
+        use_template: bool = True,
+        filter_on_message_body: bool = False,
+        max_send_concurrency: int = 2,
+        alarm_topic: sns.ITopic | None = None,
+        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
+    ) -> None:
+        """
+        :param sender: The verified identity the confirmation is sent from.
+        :param configuration_set: Configuration set used for every send (events, reputation metrics).
+        :param from_address: ``orders@example.com`` or ``Shop <orders@example.com>``; must belong to ``sender``.
+        :param suppression_table: The suppression table (``BounceHandlingPipeline.suppression_table``).
+        :param template: Default: - an :class:`OrderConfirmationTemplate` with the default content.
+        :param use_template: False sends simple content built by the handler. Default: True.
+        :param filter_on_message_body: Filter on ``event_type`` in the JSON body instead of the message
+            attribute. Default: False (attribute filtering).
+        :param max_send_concurrency: Maximum concurrent sender invocations (each sends up to 10 mails
+            sequentially): keep ``10 x max_send_concurrency / average send latency`` under your SES
+            maximum send rate. Default: 2.
+        :param alarm_topic: Where the queue and function alarms notify. Default: - no alarm actions.
+        :param removal_policy: For the orders table (the idempotency table is always destroyable).
+            Default: RETAIN (with deletion protection).
+        """
+        super().__init__(scope, id)
+        problems = Problems(self)
+        _, address = split_display_address(from_address)
+        if not is_token(address):
+            problems.check(
+                is_valid_email(address), f"from_address {from_address!r} is not a valid e-mail address"
+            )
+            if is_valid_email(address) and not is_token(sender.identity_name):
+                domain = address.split("@")[1].lower()
+                identity = sender.identity_name.lower()
+                belongs = (
+                    address.lower() == identity
+                    if sender.email_address is not None
+                    else domain == identity or domain.endswith("." + identity)
+                )
+                problems.check(
+                    belongs,
+                    f"from_address {address!r} is not covered by the SES identity {sender.identity_name!r}",
+                )
+        problems.check(
+            is_token(max_send_concurrency) or 2 <= max_send_concurrency <= 1000,
+            f"max_send_concurrency {max_send_concurrency}: must be 2-1000",
+        )
+        problems.check(template is None or use_template, "template is given but use_template=False")
+        problems.raise_if_any()
+
+        self.topic = NotificationTopic(self, "OrderEvents", publishing_services=())
+        order_placed = sns.SubscriptionFilter.string_filter(allowlist=[ORDER_PLACED])
+        filters: dict[str, Any] = (
+            {"message_body_filter": {"event_type": sns.FilterOrPolicy.filter(order_placed)}}
+            if filter_on_message_body
+            else {"filter_policy": {"event_type": order_placed}}
+        )
+
+        # (a) persist the order
+        self.orders_table = new_table(
+            self, "OrdersTable", partition_key="order_id", removal_policy=removal_policy
+        )
+        self.writer_queue = ProcessingQueue(self, "WriterQueue", alarm_topic=alarm_topic)
+        self.writer_queue.subscribe_to(self.topic, **filters)
+        self.writer = QueueConsumerFunction(
+            self,
+            "Writer",
+            queue=self.writer_queue,
+            handler="lambda_handlers.order_writer.handler.handler",
+            description="Persists order-placed events (conditional write, redelivery is a no-op).",
+            environment={"ORDERS_TABLE_NAME": self.orders_table.table_name},
+            service_name="order_writer",
+            alarm_topic=alarm_topic,
+        )
+        self.orders_table.grant(self.writer.function, "dynamodb:PutItem")
+
+        # (b) send the confirmation
+        self.template = template or (OrderConfirmationTemplate(self, "Template") if use_template else None)
+        self.idempotency_table = new_table(
+            self,
+            "IdempotencyTable",
+            partition_key="id",
+            time_to_live_attribute="expiration",
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        self.email_queue = ProcessingQueue(self, "EmailQueue", alarm_topic=alarm_topic)
+        self.email_queue.subscribe_to(self.topic, **filters)
+        environment = {
+            "SENDER_ADDRESS": from_address,
+            "CONFIGURATION_SET_NAME": configuration_set.configuration_set_name,
+            "SUPPRESSION_TABLE_NAME": suppression_table.table_name,
+            "IDEMPOTENCY_TABLE_NAME": self.idempotency_table.table_name,
+        }
+        if self.template is not None:
+            environment["TEMPLATE_NAME"] = self.template.template_name
+        self.email_sender = QueueConsumerFunction(
+            self,
+            "EmailSender",
+            queue=self.email_queue,
+            handler="lambda_handlers.order_email_sender.handler.handler",
+            description="Sends one order confirmation per order through SES.",
+            environment=environment,
+            service_name="order_email_sender",
+            max_concurrency=max_send_concurrency,
+            alarm_topic=alarm_topic,
+        )
+        function = self.email_sender.function
+        suppression_table.grant(function, "dynamodb:GetItem")
+        self.idempotency_table.grant(
+            function, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"
+        )
+        sender.grant_send_email(
+            function,
+            configuration_set=configuration_set,
+            from_address=address,
+            templates=[self.template.template_name] if self.template is not None else (),
+        )
+
+    def grant_publish(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Let the producing app publish order events: ``sns:Publish`` plus the topic key's KMS actions."""
+        return self.topic.grant_publish(grantee)

@@ -1,0 +1,155 @@
+"""BounceHandlingPipeline wiring: SES -> encrypted topic -> queue -> processor; alarms; scoped grants."""
+
+import pytest
+from aws_cdk import App, Stack
+from aws_cdk import aws_ses as ses
+from aws_cdk.assertions import Match, Template
+
+from notification_constructs import BounceHandlingPipeline, EmailConfigurationSet, NotificationConfigError
+from tests.unit.pipeline_stack import actions_on, build, statements_of
+
+
+@pytest.fixture(scope="module")
+def template() -> Template:
+    return build()[2]
+
+
+def test_configuration_set_publishes_to_the_pipeline_topic(template: Template) -> None:
+    template.has_resource_properties(
+        "AWS::SES::ConfigurationSetEventDestination",
+        {
+            "EventDestination": {
+                "Enabled": True,
+                "MatchingEventTypes": [
+                    "bounce",
+                    "complaint",
+                    "delivery",
+                    "reject",
+                    "renderingFailure",
+                    "deliveryDelay",
+                ],
+                "SnsDestination": {"TopicARN": {"Ref": Match.string_like_regexp("BouncesSesEventsTopic")}},
+            }
+        },
+    )
+
+
+def test_ses_may_use_the_events_topic_key(template: Template) -> None:
+    key = next(
+        v for k, v in template.find_resources("AWS::KMS::Key").items() if k.startswith("BouncesSesEventsKey")
+    )
+    ses_statements = [
+        s
+        for s in key["Properties"]["KeyPolicy"]["Statement"]
+        if s["Principal"] == {"Service": "ses.amazonaws.com"}
+    ]
+    assert len(ses_statements) == 1
+    assert set(ses_statements[0]["Condition"]) == {"StringEquals", "ArnLike"}
+
+
+def test_processor_configuration_and_grants(template: Template) -> None:
+    template.has_resource_properties(
+        "AWS::Lambda::Function",
+        {
+            "Handler": "lambda_handlers.bounce_processor.handler.handler",
+            "Environment": {
+                "Variables": Match.object_like(
+                    {
+                        "SUPPRESSION_TABLE_NAME": {
+                            "Ref": Match.string_like_regexp("BouncesSuppressionTable")
+                        },
+                        "SOFT_BOUNCE_TABLE_NAME": {"Ref": Match.string_like_regexp("BouncesSoftBounceTable")},
+                        "SOFT_BOUNCE_THRESHOLD": "3",
+                        "SOFT_BOUNCE_WINDOW_HOURS": "72",
+                        "ALERT_TOPIC_ARN": {"Ref": Match.string_like_regexp("BouncesSupportAlertsTopic")},
+                        "USE_ACCOUNT_SUPPRESSION_LIST": "false",
+                    }
+                )
+            },
+        },
+    )
+    statements = statements_of(template, "BouncesProcessorRole")
+    assert actions_on(statements, "BouncesSuppressionTable") == {"dynamodb:PutItem"}
+    assert actions_on(statements, "BouncesSoftBounceTable") == {"dynamodb:UpdateItem"}
+    assert actions_on(statements, "BouncesSupportAlertsTopic") == {"sns:Publish"}
+    assert not [s for s in statements if "ses:PutSuppressedDestination" in s["Action"]]
+
+
+@pytest.mark.parametrize(
+    ("metric", "threshold"),
+    [
+        ("Reputation.BounceRate", 0.05),
+        ("Reputation.BounceRate", 0.02),
+        ("Reputation.ComplaintRate", 0.001),
+        ("Reputation.ComplaintRate", 0.0005),
+    ],
+)
+def test_reputation_alarms_notify_support(template: Template, metric: str, threshold: float) -> None:
+    template.has_resource_properties(
+        "AWS::CloudWatch::Alarm",
+        {
+            "Namespace": "AWS/SES",
+            "MetricName": metric,
+            "Threshold": threshold,
+            "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+            "AlarmActions": [{"Ref": Match.string_like_regexp("BouncesSupportAlertsTopic")}],
+        },
+    )
+
+
+def test_queue_and_handler_alarms_notify_support(template: Template) -> None:
+    alarms = template.find_resources("AWS::CloudWatch::Alarm")
+    for prefix in ("BouncesQueueDlqDepthAlarm", "BouncesProcessorErrorsAlarm"):
+        alarm = next(v for k, v in alarms.items() if k.startswith(prefix))
+        assert "BouncesSupportAlertsTopic" in str(alarm["Properties"]["AlarmActions"])
+
+
+def test_alert_topic_lets_cloudwatch_publish_and_mails_support(template: Template) -> None:
+    key = next(
+        v
+        for k, v in template.find_resources("AWS::KMS::Key").items()
+        if k.startswith("BouncesSupportAlertsKey")
+    )
+    principals = [s["Principal"] for s in key["Properties"]["KeyPolicy"]["Statement"]]
+    assert {"Service": "cloudwatch.amazonaws.com"} in principals
+    template.has_resource_properties(
+        "AWS::SNS::Subscription",
+        {"Protocol": "email", "Endpoint": "oncall@example.com", "RedrivePolicy": Match.any_value()},
+    )
+
+
+def test_account_suppression_list_option_grants_put_suppressed_destination() -> None:
+    stack = Stack(App(), "Account")
+    config = EmailConfigurationSet(stack, "Config")
+    BounceHandlingPipeline(stack, "Bounces", configuration_set=config, use_account_suppression_list=True)
+    template = Template.from_stack(stack)
+    statements = statements_of(template, "BouncesProcessorRole")
+    assert any(s["Action"] == "ses:PutSuppressedDestination" for s in statements)
+    template.has_resource_properties(
+        "AWS::Lambda::Function",
+        {"Environment": {"Variables": Match.object_like({"USE_ACCOUNT_SUPPRESSION_LIST": "true"})}},
+    )
+
+
+def test_fails_listing_every_problem() -> None:
+    stack = Stack(App(), "Bad")
+    config = EmailConfigurationSet(stack, "Config")
+    with pytest.raises(NotificationConfigError) as error:
+        BounceHandlingPipeline(
+            stack,
+            "Bounces",
+            configuration_set=config,
+            event_types=[ses.EmailSendingEvent.DELIVERY],
+            soft_bounce_threshold=0,
+            bounce_rate_warning=0.06,
+            alert_email="nobody",
+        )
+    text = "\n".join(error.value.problems)
+    for expected in (
+        "must include BOUNCE",
+        "must include COMPLAINT",
+        "soft_bounce_threshold 0",
+        "bounce_rate_warning 0.06",
+        "alert_email 'nobody'",
+    ):
+        assert expected in text
