@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
@@ -43,3 +44,15 @@ def source_conditions(scope: Construct, source_arns: list[str]) -> dict[str, obj
         "StringEquals": {"aws:SourceAccount": Stack.of(scope).account},
         "ArnLike": {"aws:SourceArn": source_arns if len(source_arns) > 1 else source_arns[0]},
     }
+
+
+def allow_sns_to_use_key(scope: Construct, key: kms.IKey, topic_arn: str) -> None:
+    """Let SNS encrypt messages it delivers from ``topic_arn`` into a queue encrypted with ``key``."""
+    key.add_to_resource_policy(
+        iam.PolicyStatement(
+            principals=[iam.ServicePrincipal("sns.amazonaws.com")],
+            actions=["kms:GenerateDataKey", "kms:Decrypt"],
+            resources=["*"],
+            conditions=source_conditions(scope, [topic_arn]),
+        )
+    )

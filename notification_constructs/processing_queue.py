@@ -20,8 +20,8 @@ from ._defaults import (
     DEFAULT_MAX_RECEIVE_COUNT,
     DEFAULT_RETENTION,
     DEFAULT_VISIBILITY_TIMEOUT,
+    allow_sns_to_use_key,
     new_cmk,
-    source_conditions,
 )
 from ._validation import (
     MAX_FILTER_POLICY_COMBINATIONS,
@@ -264,23 +264,15 @@ class ProcessingQueue(Construct):
 
         # Built from sns.Subscription rather than SqsSubscription: the latter grants sns.amazonaws.com the
         # queue key with no condition unless a feature flag is set on the *topic's* app.
-        sns_principal = iam.ServicePrincipal("sns.amazonaws.com")
         policy = self.queue.add_to_resource_policy(
             iam.PolicyStatement(
-                principals=[sns_principal],
+                principals=[iam.ServicePrincipal("sns.amazonaws.com")],
                 actions=["sqs:SendMessage"],
                 resources=[self.queue.queue_arn],
                 conditions={"ArnEquals": {"aws:SourceArn": sns_topic.topic_arn}},
             )
         )
-        self.encryption_key.add_to_resource_policy(
-            iam.PolicyStatement(
-                principals=[sns_principal],
-                actions=["kms:GenerateDataKey", "kms:Decrypt"],
-                resources=["*"],
-                conditions=source_conditions(self, [sns_topic.topic_arn]),
-            )
-        )
+        allow_sns_to_use_key(self, self.encryption_key, sns_topic.topic_arn)
         index = len(self.subscriptions)
         # sns.Subscription adds the DLQ's queue policy for SNS (aws:SourceArn = topic) itself.
         subscription = sns.Subscription(

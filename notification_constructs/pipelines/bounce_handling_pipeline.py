@@ -14,7 +14,7 @@ from aws_cdk import aws_sns_subscriptions as subs
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from notification_constructs._defaults import new_cmk, source_conditions
+from notification_constructs._defaults import allow_sns_to_use_key, new_cmk
 from notification_constructs._tables import new_table
 from notification_constructs._validation import Problems, acknowledge, is_token, is_valid_email
 from notification_constructs.email_configuration_set import DEFAULT_EVENT_TYPES, EmailConfigurationSet
@@ -192,14 +192,7 @@ class BounceHandlingPipeline(Construct):
             retention_period=Duration.days(14),
             removal_policy=removal_policy,
         )
-        key.add_to_resource_policy(
-            iam.PolicyStatement(
-                principals=[iam.ServicePrincipal("sns.amazonaws.com")],
-                actions=["kms:GenerateDataKey", "kms:Decrypt"],
-                resources=["*"],
-                conditions=source_conditions(self, [self.alert_topic.topic_arn]),
-            )
-        )
+        allow_sns_to_use_key(self, key, self.alert_topic.topic_arn)
         for rule in ("AwsSolutions-SQS3", "Serverless-SQSRedrivePolicy"):
             acknowledge(
                 dlq,

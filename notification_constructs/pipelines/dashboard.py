@@ -9,7 +9,7 @@ from constructs import Construct
 from notification_constructs.processing_queue import ProcessingQueue
 from notification_constructs.queue_consumer_function import QueueConsumerFunction
 
-from .bounce_handling_pipeline import BounceHandlingPipeline
+from .bounce_handling_pipeline import BOUNCE_RATE_REVIEW, COMPLAINT_RATE_REVIEW, BounceHandlingPipeline
 from .order_confirmation_pipeline import OrderConfirmationPipeline
 
 __all__ = ["PipelinesDashboard"]
@@ -94,7 +94,10 @@ class PipelinesDashboard(Construct):
                     ],
                     width=12,
                 )
-                for name, review in (("Reputation.BounceRate", 0.05), ("Reputation.ComplaintRate", 0.001))
+                for name, review in (
+                    ("Reputation.BounceRate", BOUNCE_RATE_REVIEW),
+                    ("Reputation.ComplaintRate", COMPLAINT_RATE_REVIEW),
+                )
             ]
             self.dashboard.add_widgets(*reputation)
             alarms += [
