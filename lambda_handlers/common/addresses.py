@@ -23,12 +23,12 @@ def is_valid_email(value: object) -> bool:
     if value.count("@") != 1:
         return False
     local, domain = value.split("@")
-    if not local or len(local) > MAX_LOCAL_PART_LENGTH or not _LOCAL_PART.match(local):
+    if not local or len(local) > MAX_LOCAL_PART_LENGTH or not _LOCAL_PART.fullmatch(local):
         return False
     labels = domain.split(".")
-    if len(labels) < 2 or not all(_DOMAIN_LABEL.match(label) for label in labels):
+    if len(labels) < 2 or not all(_DOMAIN_LABEL.fullmatch(label) for label in labels):
         return False
-    return bool(_TLD.match(labels[-1]))
+    return bool(_TLD.fullmatch(labels[-1]))
 
 
 def normalize_address(value: str) -> str:

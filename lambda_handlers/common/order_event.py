@@ -102,7 +102,7 @@ def _text(value: Any, path: str, *, max_length: int) -> str:
 def _decimal(value: Any, path: str) -> Decimal:
     if not isinstance(value, str):
         raise SchemaError(f'{path}: must be a decimal string like "9.99"')
-    if not _DECIMAL.match(value):
+    if not _DECIMAL.fullmatch(value):
         raise SchemaError(f"{path}: must be a non-negative decimal string with at most 6 fraction digits")
     try:
         return Decimal(value)
@@ -114,7 +114,7 @@ def parse_schema_version(value: Any) -> str:
     """Validate ``schema_version``: any ``1.x`` is accepted, any other major is rejected permanently."""
     if not isinstance(value, str):
         raise SchemaError('schema_version: must be a string like "1.0"')
-    match = _SCHEMA_VERSION.match(value)
+    match = _SCHEMA_VERSION.fullmatch(value)
     if not match:
         raise SchemaError('schema_version: must look like "<major>.<minor>", e.g. "1.0"')
     major = int(match.group(1))
@@ -169,7 +169,7 @@ def parse_order_placed(message: Mapping[str, Any]) -> OrderPlaced:
     if event_type != EVENT_TYPE:
         raise SchemaError(f"event_type: must be {EVENT_TYPE!r}")
     order_id = _require(message, "order_id", "")
-    if not isinstance(order_id, str) or not ORDER_ID_PATTERN.match(order_id):
+    if not isinstance(order_id, str) or not ORDER_ID_PATTERN.fullmatch(order_id):
         raise SchemaError("order_id: must match ^[A-Za-z0-9_-]{1,64}$")
     placed_at = _placed_at(_require(message, "placed_at", ""))
     customer = _customer(_require(message, "customer", ""))
@@ -180,7 +180,7 @@ def parse_order_placed(message: Mapping[str, Any]) -> OrderPlaced:
         raise SchemaError(f"items: must contain between 1 and {MAX_ITEMS} items")
     items = tuple(_item(raw, index) for index, raw in enumerate(raw_items))
     currency = _require(message, "currency", "")
-    if not isinstance(currency, str) or not _CURRENCY.match(currency):
+    if not isinstance(currency, str) or not _CURRENCY.fullmatch(currency):
         raise SchemaError("currency: must be an ISO-4217 code of three upper-case letters")
     total = _decimal(_require(message, "total", ""), "total")
     expected_total = sum((item.line_total for item in items), Decimal(0))

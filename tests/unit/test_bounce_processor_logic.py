@@ -93,7 +93,9 @@ def test_soft_bounces_are_counted_not_suppressed(bounce_type: str) -> None:
 
 
 def test_complaint_suppresses_and_alerts() -> None:
-    complaint = Complaint(recipients=("Richard@example.net",), feedback_type="abuse", sub_type=None, feedback_id=None)
+    complaint = Complaint(
+        recipients=("Richard@example.net",), feedback_type="abuse", sub_type=None, feedback_id=None
+    )
     decision = decide(event(SesEventType.COMPLAINT, complaint=complaint))
     [suppression] = decision.suppressions
     assert (suppression.address, suppression.reason, suppression.source) == (
@@ -108,7 +110,9 @@ def test_complaint_suppresses_and_alerts() -> None:
 
 
 def test_not_spam_complaint_is_ignored() -> None:
-    complaint = Complaint(recipients=("a@example.net",), feedback_type="not-spam", sub_type=None, feedback_id=None)
+    complaint = Complaint(
+        recipients=("a@example.net",), feedback_type="not-spam", sub_type=None, feedback_id=None
+    )
     decision = decide(event(SesEventType.COMPLAINT, complaint=complaint))
     assert decision.ignored_complaint
     assert decision.suppressions == () and decision.alerts == ()
@@ -118,7 +122,9 @@ def test_reject_and_rendering_failure_alert() -> None:
     reject = decide(event(SesEventType.REJECT, reject=Reject(reason="Bad content")))
     assert reject.alerts == (Alert(AlertKind.REJECT, "ses-1", MAIL.destination, "Bad content"),)
     failure = decide(
-        event(SesEventType.RENDERING_FAILURE, rendering_failure=RenderingFailure("tpl", "Attribute 'x' missing"))
+        event(
+            SesEventType.RENDERING_FAILURE, rendering_failure=RenderingFailure("tpl", "Attribute 'x' missing")
+        )
     )
     assert failure.alerts[0].detail == "template tpl: Attribute 'x' missing"
     assert failure.suppressions == ()

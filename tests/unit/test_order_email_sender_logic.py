@@ -35,7 +35,9 @@ ORDER = OrderPlaced(
 )
 SIMPLE = EmailSettings(from_address="Shop <orders@example.com>", configuration_set_name="order-emails")
 TEMPLATED = EmailSettings(
-    from_address="orders@example.com", configuration_set_name="order-emails", template_name="order-confirmation"
+    from_address="orders@example.com",
+    configuration_set_name="order-emails",
+    template_name="order-confirmation",
 )
 
 
