@@ -24,7 +24,7 @@ NOT_SPAM_FEEDBACK_TYPE = "not-spam"
 SOFT_BOUNCE_TYPES = frozenset({"Transient", "Undetermined"})
 ELEMENT_SEPARATOR = "|"
 MAX_ALERT_LINES = 200
-MAX_SUBJECT_LENGTH = 100
+MAX_SUBJECT_LENGTH = 99  # SNS: "less than 100 characters"
 
 
 class SuppressionReason(StrEnum):

@@ -296,3 +296,17 @@ def test_record_info_from_a_raw_sqs_record() -> None:
         {"messageId": "m", "body": "b", "attributes": {"MessageGroupId": "g", "ApproximateReceiveCount": "3"}}
     )
     assert info == SqsRecordInfo(message_id="m", body="b", message_group_id="g", receive_count=3)
+
+
+def test_package_import_stays_free_of_boto3_and_powertools() -> None:
+    # GIVEN a fresh interpreter (the CDK side imports/locates lambda_handlers at synth time)
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, lambda_handlers, lambda_handlers.common; "
+        "heavy = {'boto3', 'botocore', 'aws_lambda_powertools'} & set(sys.modules); "
+        "assert not heavy, heavy"
+    )
+    # WHEN the package is imported / THEN nothing heavy comes along
+    subprocess.run([sys.executable, "-c", code], check=True)
