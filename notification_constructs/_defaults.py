@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 #: SQS: AWS recommends a visibility timeout of at least six times the consuming function's timeout.
@@ -56,3 +59,29 @@ def allow_sns_to_use_key(scope: Construct, key: kms.IKey, topic_arn: str) -> Non
             conditions=source_conditions(scope, [topic_arn]),
         )
     )
+
+
+def at_or_above_alarm(
+    scope: Construct,
+    id: str,
+    *,
+    metric: cloudwatch.IMetric,
+    threshold: float,
+    description: str,
+    alarm_topic: sns.ITopic | None,
+    evaluation_periods: int = 1,
+) -> cloudwatch.Alarm:
+    """An alarm when ``metric`` >= ``threshold`` (missing data is fine), notifying ``alarm_topic`` if given."""
+    alarm = cloudwatch.Alarm(
+        scope,
+        id,
+        alarm_description=description,
+        metric=metric,
+        threshold=threshold,
+        evaluation_periods=evaluation_periods,
+        comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+    )
+    if alarm_topic is not None:
+        alarm.add_alarm_action(cw_actions.SnsAction(alarm_topic))
+    return alarm

@@ -7,7 +7,6 @@ from typing import Any
 
 from aws_cdk import Duration, Names, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
@@ -21,6 +20,7 @@ from ._defaults import (
     DEFAULT_RETENTION,
     DEFAULT_VISIBILITY_TIMEOUT,
     allow_sns_to_use_key,
+    at_or_above_alarm,
     new_cmk,
 )
 from ._validation import (
@@ -185,34 +185,28 @@ class ProcessingQueue(Construct):
         self.visibility_timeout = visibility_timeout
         self.fifo = fifo
 
-        self.dlq_depth_alarm = cloudwatch.Alarm(
+        self.dlq_depth_alarm = at_or_above_alarm(
             self,
             "DlqDepthAlarm",
-            alarm_description=f"Messages in the dead-letter queue of {self.node.path}: inspect and redrive them.",
+            description=f"Messages in the dead-letter queue of {self.node.path}: inspect and redrive them.",
             metric=self.dead_letter_queue.metric_approximate_number_of_messages_visible(
                 period=Duration.minutes(1), statistic="Maximum"
             ),
             threshold=1,
-            evaluation_periods=1,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            alarm_topic=alarm_topic,
         )
-        self.oldest_message_age_alarm = cloudwatch.Alarm(
+        self.oldest_message_age_alarm = at_or_above_alarm(
             self,
             "OldestMessageAgeAlarm",
-            alarm_description=f"The consumer of {self.node.path} is falling behind or failing.",
+            description=f"The consumer of {self.node.path} is falling behind or failing.",
             metric=self.queue.metric_approximate_age_of_oldest_message(
                 period=Duration.minutes(1), statistic="Maximum"
             ),
             threshold=max_message_age.to_seconds(),
             evaluation_periods=5,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            alarm_topic=alarm_topic,
         )
         self.alarms: list[cloudwatch.Alarm] = [self.dlq_depth_alarm, self.oldest_message_age_alarm]
-        if alarm_topic is not None:
-            for alarm in self.alarms:
-                alarm.add_alarm_action(cw_actions.SnsAction(alarm_topic))
         self.subscriptions: list[sns.Subscription] = []
 
     def subscribe_to(

@@ -7,7 +7,6 @@ from collections.abc import Mapping
 
 from aws_cdk import CfnDynamicReference, CfnDynamicReferenceService, Duration, RemovalPolicy
 from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
@@ -16,7 +15,7 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from ._assets import POWERTOOLS_LAYER_PARAMETER, RUNTIME, handlers_code
-from ._defaults import DEFAULT_FUNCTION_TIMEOUT, VISIBILITY_TIMEOUT_FACTOR
+from ._defaults import DEFAULT_FUNCTION_TIMEOUT, VISIBILITY_TIMEOUT_FACTOR, at_or_above_alarm
 from ._validation import Problems, acknowledge, is_token
 from .processing_queue import ProcessingQueue
 
@@ -163,30 +162,23 @@ class QueueConsumerFunction(Construct):
         if park_permanent_failures:
             queue.grant_send_to_dead_letter_queue(self.function)
 
-        self.errors_alarm = cloudwatch.Alarm(
+        self.errors_alarm = at_or_above_alarm(
             self,
             "ErrorsAlarm",
-            alarm_description=f"{self.node.path} failed invocations (whole batches retried).",
+            description=f"{self.node.path} failed invocations (whole batches retried).",
             metric=self.function.metric_errors(period=Duration.minutes(5), statistic="Sum"),
             threshold=1,
-            evaluation_periods=1,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            alarm_topic=alarm_topic,
         )
-        self.throttles_alarm = cloudwatch.Alarm(
+        self.throttles_alarm = at_or_above_alarm(
             self,
             "ThrottlesAlarm",
-            alarm_description=f"{self.node.path} is throttled: raise reserved concurrency or lower max_concurrency.",
+            description=f"{self.node.path} is throttled: raise reserved concurrency or lower max_concurrency.",
             metric=self.function.metric_throttles(period=Duration.minutes(5), statistic="Sum"),
             threshold=1,
-            evaluation_periods=1,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            alarm_topic=alarm_topic,
         )
         self.alarms: list[cloudwatch.Alarm] = [self.errors_alarm, self.throttles_alarm]
-        if alarm_topic is not None:
-            for alarm in self.alarms:
-                alarm.add_alarm_action(cw_actions.SnsAction(alarm_topic))
 
         acknowledge(
             self.role,

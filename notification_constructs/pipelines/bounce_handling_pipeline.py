@@ -6,7 +6,6 @@ from collections.abc import Sequence
 
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_ses as ses
@@ -14,7 +13,7 @@ from aws_cdk import aws_sns_subscriptions as subs
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from notification_constructs._defaults import allow_sns_to_use_key, new_cmk
+from notification_constructs._defaults import allow_sns_to_use_key, at_or_above_alarm, new_cmk
 from notification_constructs._tables import new_table
 from notification_constructs._validation import Problems, acknowledge, is_token, is_valid_email
 from notification_constructs.email_configuration_set import DEFAULT_EVENT_TYPES, EmailConfigurationSet
@@ -210,10 +209,10 @@ class BounceHandlingPipeline(Construct):
             ("ComplaintRateWarningAlarm", "Reputation.ComplaintRate", complaint_warning, "early warning"),
             ("ComplaintRateAlarm", "Reputation.ComplaintRate", COMPLAINT_RATE_REVIEW, "SES review threshold"),
         ):
-            alarm = cloudwatch.Alarm(
+            alarm = at_or_above_alarm(
                 self,
                 alarm_id,
-                alarm_description=f"SES account {metric_name} >= {threshold:.2%} ({what}).",
+                description=f"SES account {metric_name} >= {threshold:.2%} ({what}).",
                 metric=cloudwatch.Metric(
                     namespace="AWS/SES",
                     metric_name=metric_name,
@@ -221,10 +220,7 @@ class BounceHandlingPipeline(Construct):
                     period=Duration.hours(1),
                 ),
                 threshold=threshold,
-                evaluation_periods=1,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+                alarm_topic=self.alert_topic.topic,
             )
-            alarm.add_alarm_action(cw_actions.SnsAction(self.alert_topic.topic))
             alarms.append(alarm)
         return alarms
