@@ -153,3 +153,13 @@ def test_fails_listing_every_problem() -> None:
         "alert_email 'nobody'",
     ):
         assert expected in text
+
+
+def test_ses_destination_and_subscriptions_wait_for_their_policies(template: Template) -> None:
+    # SES checks it may publish when the destination is created; SNS likewise for the queue policy.
+    destination = next(iter(template.find_resources("AWS::SES::ConfigurationSetEventDestination").values()))
+    assert any(d.startswith("BouncesSesEventsTopicPolicy") for d in destination["DependsOn"])
+    for subscription in template.find_resources(
+        "AWS::SNS::Subscription", {"Properties": {"Protocol": "sqs"}}
+    ).values():
+        assert any("QueuePolicy" in d for d in subscription["DependsOn"])
