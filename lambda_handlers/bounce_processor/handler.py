@@ -20,6 +20,7 @@ from lambda_handlers.bounce_processor.config import load_config
 from lambda_handlers.bounce_processor.logic import Alert
 from lambda_handlers.bounce_processor.service import BounceService, build_service
 from lambda_handlers.common.config import metrics_namespace
+from lambda_handlers.common.lazy import Lazy
 from lambda_handlers.common.observability import counter
 from lambda_handlers.common.records import SqsRecordInfo, process_with_error_policy
 
@@ -28,21 +29,11 @@ metrics = Metrics(namespace=metrics_namespace())
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 count = counter(metrics)
 
-_service: BounceService | None = None
-
-
-def get_service() -> BounceService:
-    """The service for this execution environment, built (config read, validated) on first use."""
-    global _service
-    if _service is None:
-        _service = build_service(load_config(), logger=logger, count=count)
-    return _service
-
-
-def reset_service(service: BounceService | None = None) -> None:
-    """Forget the cached service (tests), or install a prepared one."""
-    global _service
-    _service = service
+_service: Lazy[BounceService] = Lazy(lambda: build_service(load_config(), logger=logger, count=count))
+#: The service for this execution environment, built (config read, validated) on first use.
+get_service = _service.get
+#: Forget the cached service (tests), or install a prepared one.
+reset_service = _service.reset
 
 
 @metrics.log_metrics(capture_cold_start_metric=True)

@@ -15,6 +15,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from lambda_handlers.common.config import metrics_namespace
+from lambda_handlers.common.lazy import Lazy
 from lambda_handlers.common.observability import counter
 from lambda_handlers.common.records import SqsRecordInfo, process_with_error_policy
 from lambda_handlers.order_email_sender.config import load_config
@@ -25,21 +26,13 @@ metrics = Metrics(namespace=metrics_namespace())
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 count = counter(metrics)
 
-_service: OrderConfirmationService | None = None
-
-
-def get_service() -> OrderConfirmationService:
-    """The service for this execution environment, built (config read, validated) on first use."""
-    global _service
-    if _service is None:
-        _service = build_service(load_config(), logger=logger, count=count)
-    return _service
-
-
-def reset_service(service: OrderConfirmationService | None = None) -> None:
-    """Forget the cached service (tests), or install a prepared one."""
-    global _service
-    _service = service
+_service: Lazy[OrderConfirmationService] = Lazy(
+    lambda: build_service(load_config(), logger=logger, count=count)
+)
+#: The service for this execution environment, built (config read, validated) on first use.
+get_service = _service.get
+#: Forget the cached service (tests), or install a prepared one.
+reset_service = _service.reset
 
 
 def record_handler(record: SQSRecord) -> None:
