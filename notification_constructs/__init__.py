@@ -1,26 +1,51 @@
-"""notification-constructs: AWS CDK v2 constructs for transactional e-mail and notification pipelines."""
+"""notification-constructs: AWS CDK v2 constructs for transactional e-mail and notification pipelines.
 
-from ._validation import NotificationConfigError
-from .email_configuration_set import DEFAULT_EVENT_TYPES, EmailConfigurationSet
-from .notification_topic import NotificationTopic
-from .order_confirmation_template import OrderConfirmationTemplate
-from .pipelines import BounceHandlingPipeline, OrderConfirmationPipeline, PipelinesDashboard
-from .processing_queue import ProcessingQueue
-from .queue_consumer_function import QueueConsumerFunction
-from .sender_identity import ByoDkimKey, DnsRecord, SenderIdentity
+The constructs are imported on first use (PEP 562), so ``notification_constructs.testing`` - the local
+sandbox, which never needs aws-cdk-lib at run time - does not start the jsii runtime.
+"""
 
-__all__ = [
-    "DEFAULT_EVENT_TYPES",
-    "BounceHandlingPipeline",
-    "ByoDkimKey",
-    "DnsRecord",
-    "EmailConfigurationSet",
-    "NotificationConfigError",
-    "NotificationTopic",
-    "OrderConfirmationPipeline",
-    "OrderConfirmationTemplate",
-    "PipelinesDashboard",
-    "ProcessingQueue",
-    "QueueConsumerFunction",
-    "SenderIdentity",
-]
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._validation import NotificationConfigError
+    from .email_configuration_set import DEFAULT_EVENT_TYPES, EmailConfigurationSet
+    from .notification_topic import NotificationTopic
+    from .order_confirmation_template import OrderConfirmationTemplate
+    from .pipelines import BounceHandlingPipeline, OrderConfirmationPipeline, PipelinesDashboard
+    from .processing_queue import ProcessingQueue
+    from .queue_consumer_function import QueueConsumerFunction
+    from .sender_identity import ByoDkimKey, DnsRecord, SenderIdentity
+
+_EXPORTS = {
+    "DEFAULT_EVENT_TYPES": ".email_configuration_set",
+    "BounceHandlingPipeline": ".pipelines",
+    "ByoDkimKey": ".sender_identity",
+    "DnsRecord": ".sender_identity",
+    "EmailConfigurationSet": ".email_configuration_set",
+    "NotificationConfigError": "._validation",
+    "NotificationTopic": ".notification_topic",
+    "OrderConfirmationPipeline": ".pipelines",
+    "OrderConfirmationTemplate": ".order_confirmation_template",
+    "PipelinesDashboard": ".pipelines",
+    "ProcessingQueue": ".processing_queue",
+    "QueueConsumerFunction": ".queue_consumer_function",
+    "SenderIdentity": ".sender_identity",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

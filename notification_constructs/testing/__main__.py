@@ -1,0 +1,3 @@
+from notification_constructs.testing._server import main
+
+main()
