@@ -19,7 +19,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
-from aws_cdk import App, Environment, Stack, Validations
+from aws_cdk import App, CfnOutput, Environment, Stack, Validations
 from aws_cdk import aws_route53 as route53
 from cdk_nag import AwsSolutionsChecks, ServerlessChecks
 from constructs import Construct
@@ -77,6 +77,22 @@ class OrderNotificationsStack(Stack):
         PipelinesDashboard(self, "Dashboard", order_pipeline=orders, bounce_pipeline=bounces)
         self.orders = orders
         self.bounces = bounces
+        # What a producer, an operator or the e2e scenario (notification_constructs.testing.scenario) needs.
+        for output_id, value in {
+            "OrderEventsTopicArn": orders.topic.topic.topic_arn,
+            "OrdersTableName": orders.orders_table.table_name,
+            "IdempotencyTableName": orders.idempotency_table.table_name,
+            "SuppressionTableName": bounces.suppression_table.table_name,
+            "SoftBounceTableName": bounces.soft_bounce_table.table_name,
+            "WriterDeadLetterQueueUrl": orders.writer_queue.dead_letter_queue.queue_url,
+            "EmailDeadLetterQueueUrl": orders.email_queue.dead_letter_queue.queue_url,
+            "SesEventsDeadLetterQueueUrl": bounces.queue.dead_letter_queue.queue_url,
+            "SesEventsTopicArn": bounces.topic.topic.topic_arn,
+            "AlertTopicArn": bounces.alert_topic.topic.topic_arn,
+            "ConfigurationSetName": configuration_set.configuration_set_name,
+            "SenderAddress": sender_address,
+        }.items():
+            CfnOutput(self, output_id, value=value)
 
 
 def build_app(context: Mapping[str, str] | None = None, *, outdir: str | None = None) -> App:

@@ -35,7 +35,21 @@ _EXPORTS = {
     "SenderIdentity": ".sender_identity",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "DEFAULT_EVENT_TYPES",
+    "BounceHandlingPipeline",
+    "ByoDkimKey",
+    "DnsRecord",
+    "EmailConfigurationSet",
+    "NotificationConfigError",
+    "NotificationTopic",
+    "OrderConfirmationPipeline",
+    "OrderConfirmationTemplate",
+    "PipelinesDashboard",
+    "ProcessingQueue",
+    "QueueConsumerFunction",
+    "SenderIdentity",
+]
 
 
 def __getattr__(name: str) -> Any:
