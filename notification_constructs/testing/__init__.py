@@ -1,2 +1,28 @@
 """The local sandbox (extra ``[testing]``): deploy stacks with the real CDK CLI and run the pipelines on
-this machine with no AWS account."""
+this machine with no AWS account.
+
+- :class:`Sandbox` - starts the sandbox server (moto's server plus a Lambda runner without Docker, SQS event
+  source pollers, SNS delivery to every protocol and SES event publishing) on loopback, deploys stacks
+  with the CDK CLI, and shows what happened: the outbox (e-mails, SMS, pushes, HTTP deliveries), faults,
+  request counts; boto3 clients for everything else (tables, queues, DLQs).
+- :mod:`~notification_constructs.testing.events` - builders for the events the pipelines consume.
+- :class:`OrderPipelinesScenario` - the end-to-end scenario of the example pipelines (sandbox or account).
+- pytest plugin: the ``notification_sandbox`` fixture (session scope).
+
+Nothing here imports aws-cdk-lib, so the sandbox server starts without the jsii runtime.
+"""
+
+from .events import order_placed, publish_order, simulator_address
+from .sandbox import Sandbox, SandboxError
+from .scenario import Check, OrderPipelinesScenario, ScenarioReport
+
+__all__ = [
+    "Check",
+    "OrderPipelinesScenario",
+    "Sandbox",
+    "SandboxError",
+    "ScenarioReport",
+    "order_placed",
+    "publish_order",
+    "simulator_address",
+]

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from ._inspect import peek_messages, scan_table
 from ._state import DEFAULT_ACCOUNT, DEFAULT_REGION
 
 __all__ = ["Sandbox", "SandboxError"]
@@ -55,6 +56,8 @@ class Sandbox:
         self._process: subprocess.Popen[str] | None = None
         self._log_handle: Any = None
         self.endpoint_url = ""
+        self._bootstrapped = False
+        self._outputs: dict[str, dict[str, str]] = {}
 
     # -- lifecycle -------------------------------------------------------------------------------------
     def start(self) -> Sandbox:
@@ -155,7 +158,9 @@ class Sandbox:
         )
 
     # -- control API -------------------------------------------------------------------------------------
-    def control(self, method: str, route: str, body: Any = None, query: Mapping[str, str] | None = None) -> Any:
+    def control(
+        self, method: str, route: str, body: Any = None, query: Mapping[str, str] | None = None
+    ) -> Any:
         """Call the sandbox's own JSON API (``/_sandbox/<route>``)."""
         from urllib.parse import urlencode
 
@@ -164,7 +169,9 @@ class Sandbox:
         if query:
             url += "?" + urlencode(dict(query))
         data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
+        request = urllib.request.Request(
+            url, data=data, method=method, headers={"Content-Type": "application/json"}
+        )
         try:
             with urllib.request.urlopen(request, timeout=30) as response:
                 return json.loads(response.read() or b"null")
@@ -172,6 +179,122 @@ class Sandbox:
             detail = exc.read().decode("utf-8", "replace")
             raise SandboxError(f"{method} /_sandbox/{route}: HTTP {exc.code}: {detail}") from exc
 
+    # -- deploying ---------------------------------------------------------------------------------------
+    def bootstrap(self) -> None:
+        """``cdk bootstrap`` this sandbox's account and region (once; later calls return at once)."""
+        if not self._bootstrapped:
+            self.cdk().bootstrap()
+            self._bootstrapped = True
+
+    def deploy(
+        self,
+        app: Any = None,
+        stacks: str | list[str] | None = None,
+        *,
+        context: Mapping[str, str] | None = None,
+    ) -> dict[str, str]:
+        """Deploy with the real CDK CLI; returns the stack's outputs (of the first stack when several).
+
+        ``app`` is an ``aws_cdk.App`` (synthesized here, in-process), a cloud-assembly directory, a command
+        (``"python app.py"``) or ``None`` for the ``cdk.json`` app of the current directory.
+        """
+        self.bootstrap()
+        names = [stacks] if isinstance(stacks, str) else list(stacks or [])
+        if _is_cdk_app(app):
+            app = app.synth().directory
+        outputs = self.cdk().deploy(names, app=None if app is None else str(app), context=context)
+        self._outputs.update(outputs)
+        if not outputs:
+            return {}
+        return dict(outputs[names[0]] if names and names[0] in outputs else next(iter(outputs.values())))
+
+    def destroy(self, app: Any = None, stacks: str | list[str] | None = None) -> None:
+        names = [stacks] if isinstance(stacks, str) else list(stacks or [])
+        if _is_cdk_app(app):
+            app = app.synth().directory
+        self.cdk().destroy(names, app=None if app is None else str(app))
+
+    def cdk(self) -> Any:
+        """The CDK CLI pointed at this sandbox (:class:`~notification_constructs.testing._cdk.CdkCli`)."""
+        from ._cdk import CdkCli
+
+        self._require_running()
+        return CdkCli(self)
+
+    def stack_outputs(self, stack: str) -> dict[str, str]:
+        """The outputs of a deployed stack, read from CloudFormation."""
+        described = self.client("cloudformation").describe_stacks(StackName=stack)["Stacks"][0]
+        return {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])}
+
+    # -- what happened ----------------------------------------------------------------------------------
+    def outbox(self, kind: str | None = None) -> list[dict[str, Any]]:
+        """What left the sandbox: ``email`` (SES), ``sms``, ``sns-email``, ``push``, ``http`` entries."""
+        entries = self.control("GET", "outbox", query={"kind": kind} if kind else None)
+        return list(entries)
+
+    def emails(self, to: str | None = None) -> list[dict[str, Any]]:
+        """E-mails SES sent (rendered: ``subject``, ``text``, ``html``, ``to``, ``tags``...), optionally to one
+        address (case-insensitive)."""
+        emails = self.outbox("email")
+        if to is None:
+            return emails
+        wanted = to.lower()
+        return [e for e in emails if wanted in (a.lower() for a in e.get("to", []))]
+
+    def table_items(self, table: str) -> list[dict[str, Any]]:
+        """Every item of a DynamoDB table, as plain Python values."""
+        return scan_table(self.client("dynamodb"), table)
+
+    def queue_messages(self, queue_url: str) -> list[dict[str, Any]]:
+        """The messages in a queue (e.g. a DLQ), left in place; ``"reason"`` = a handler's failure_reason."""
+        return peek_messages(self.client("sqs"), queue_url)
+
+    def clear_outbox(self) -> None:
+        self.control("DELETE", "outbox")
+
+    def wait_until_idle(self, timeout: float = 60.0, *, quiet_period: float = 0.5) -> None:
+        """Block until nothing is in flight: every queue a function consumes is empty, no invocation runs or
+        waits, no delivery is pending - for ``quiet_period`` seconds in a row. Raises on ``timeout``."""
+        deadline = time.monotonic() + timeout
+        quiet_since: float | None = None
+        last: Any = None
+        while time.monotonic() < deadline:
+            last = self.control("GET", "busy")
+            if last["busy"] == 0:
+                quiet_since = quiet_since or time.monotonic()
+                if time.monotonic() - quiet_since >= quiet_period:
+                    return
+            else:
+                quiet_since = None
+            time.sleep(0.1)
+        raise SandboxError(f"the sandbox was still busy after {timeout:.0f} s: {last}")
+
+    def inject_fault(self, **rule: Any) -> dict[str, Any]:
+        """Add a fault rule (see :class:`~notification_constructs.testing._faults.FaultRule`), e.g.
+        ``inject_fault(service="sesv2", operation="SendEmail", error_code="TooManyRequestsException",
+        status=429, probability=0.2)``. Returns the rule with its ``id`` and counters."""
+        return dict(self.control("POST", "faults", rule))
+
+    def faults(self) -> list[dict[str, Any]]:
+        return list(self.control("GET", "faults"))
+
+    def clear_faults(self) -> None:
+        self.control("DELETE", "faults")
+
+    def request_counts(self) -> list[dict[str, Any]]:
+        """Every AWS request served so far, by ``service``, ``operation`` and ``caller`` (function name)."""
+        return list(self.control("GET", "requests"))
+
+    def set_ses_max_send_rate(self, rate: float | None) -> None:
+        """Throttle SES sends above ``rate`` e-mails per second, as SES does (``None``: no limit)."""
+        self.control("PUT", "config", {"ses_max_send_rate": rate})
+
     def _require_running(self) -> None:
         if not self.running or not self.endpoint_url:
             raise SandboxError("the sandbox is not running: call start() or use it as a context manager")
+
+
+def _is_cdk_app(app: Any) -> bool:
+    return (
+        app is not None and not isinstance(app, str | os.PathLike) and callable(getattr(app, "synth", None))
+    )
