@@ -1,5 +1,5 @@
 # Two commands do all set-up on a fresh machine (see README):
-#   make demo   - (next issue) example pipelines on a local emulator; until then: make synth
+#   make demo   - deploy the example pipelines on the local sandbox and run a scenario through them
 #   make test   - lint, type-check and run the whole test suite
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -15,7 +15,7 @@ export CDK_DISABLE_CLI_TELEMETRY := true
 export CDK_DISABLE_VERSION_CHECK := true
 export AWS_EC2_METADATA_DISABLED := true
 
-.PHONY: install test lint typecheck pytest synth clean
+.PHONY: install test lint typecheck pytest synth demo e2e-aws clean
 
 install: $(PY_STAMP) $(NPM_STAMP)
 
@@ -41,8 +41,16 @@ pytest: install
 
 test: lint typecheck pytest
 
+demo: install
+	PATH="$(CURDIR)/node_modules/.bin:$(CURDIR)/$(BIN):$$PATH" $(BIN)/python examples/demo.py
+
+# The e2e scenario against a real AWS account (opt-in; never in CI): needs credentials, AWS_REGION and a
+# deployed OrderNotifications stack (npx cdk deploy -c domain=<your verified domain>).
+e2e-aws: install
+	PATH="$(CURDIR)/node_modules/.bin:$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest -m aws tests/e2e -p no:cacheprovider
+
 synth: install
 	PATH="$(CURDIR)/$(BIN):$$PATH" npx --no-install cdk synth --no-notices --quiet
 
 clean:
-	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache
+	rm -rf cdk.out build .pytest_cache .mypy_cache .ruff_cache

@@ -24,8 +24,14 @@ from urllib.parse import parse_qs
 
 # SigV4 signing names whose service-model name differs.
 _SIGNING_ALIASES = {"monitoring": "cloudwatch", "email": "ses", "execute-api": "apigateway"}
-_STATUS_TEXT = {400: "Bad Request", 403: "Forbidden", 404: "Not Found", 429: "Too Many Requests",
-                500: "Internal Server Error", 503: "Service Unavailable"}
+_STATUS_TEXT = {
+    400: "Bad Request",
+    403: "Forbidden",
+    404: "Not Found",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+}
 
 
 @dataclass
@@ -204,7 +210,9 @@ def _service_model(service: str) -> Any:
         return None
 
 
-def error_response(service: str, code: str, message: str, status: int) -> tuple[str, list[tuple[str, str]], bytes]:
+def error_response(
+    service: str, code: str, message: str, status: int
+) -> tuple[str, list[tuple[str, str]], bytes]:
     """An AWS error in the wire protocol of ``service`` (json / rest-json / query / rest-xml)."""
     model = _service_model(service)
     protocol = model.metadata.get("protocol", "json") if model is not None else "json"
@@ -213,7 +221,11 @@ def error_response(service: str, code: str, message: str, status: int) -> tuple[
     if protocol in ("json", "rest-json"):
         body = json.dumps({"__type": code, "message": message}).encode()
         content_type = "application/x-amz-json-1.0" if protocol == "json" else "application/json"
-        headers = [("Content-Type", content_type), ("x-amzn-ErrorType", code), ("x-amzn-RequestId", request_id)]
+        headers = [
+            ("Content-Type", content_type),
+            ("x-amzn-ErrorType", code),
+            ("x-amzn-RequestId", request_id),
+        ]
     elif protocol == "query":
         body = (
             "<ErrorResponse><Error><Type>Sender</Type>"

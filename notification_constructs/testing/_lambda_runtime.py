@@ -502,6 +502,8 @@ class _Runtime:
         self._log_handles: dict[str, io.TextIOWrapper] = {}
         self._timers: set[threading.Timer] = set()
         configured = state.extras.get("log_dir")
+        #: A log directory of our own (no log_dir configured) is removed when the sandbox stops.
+        self._own_log_dir = not configured
         if configured:
             self.log_dir = Path(configured) / "lambda"
         else:
@@ -535,6 +537,8 @@ class _Runtime:
             for handle in self._log_handles.values():
                 handle.close()
             self._log_handles.clear()
+        if self._own_log_dir:
+            shutil.rmtree(self.log_dir, ignore_errors=True)
 
     def busy(self) -> int:
         with self._lock:
@@ -863,16 +867,22 @@ class _Runtime:
 
     # -- logs -------------------------------------------------------------------------------------------
     def write_log(self, function_name: str, line: str) -> None:
+        """Append to the function's log file; a log that cannot be written never fails an invocation."""
         with self._log_lock:
-            handle = self._log_handles.get(function_name)
-            if handle is None:
-                if self._stopping.is_set():
-                    return
-                path = self.log_dir / f"{_safe_name(function_name)}.log"
-                handle = path.open("a", encoding="utf-8")
-                self._log_handles[function_name] = handle
-            handle.write(line + "\n")
-            handle.flush()
+            try:
+                handle = self._log_handles.get(function_name)
+                if handle is None:
+                    if self._stopping.is_set():
+                        return
+                    self.log_dir.mkdir(parents=True, exist_ok=True)
+                    path = self.log_dir / f"{_safe_name(function_name)}.log"
+                    handle = path.open("a", encoding="utf-8")
+                    self._log_handles[function_name] = handle
+                handle.write(line + "\n")
+                handle.flush()
+            except OSError as exc:
+                self._log_handles.pop(function_name, None)
+                self.state.log("lambda", f"cannot write the log of {function_name}: {exc.strerror}")
 
 
 def _max_retry_attempts(fn: Any) -> int:

@@ -66,7 +66,10 @@ class SandboxApp:
             result = self._route(method, route.rstrip("/"), body, _query(environ))
             status = "200 OK"
         except KeyError as exc:
-            result, status = {"error": f"unknown route {method} /_sandbox/{route}", "detail": str(exc)}, "404 Not Found"
+            result, status = (
+                {"error": f"unknown route {method} /_sandbox/{route}", "detail": str(exc)},
+                "404 Not Found",
+            )
         except (ValueError, TypeError) as exc:
             result, status = {"error": str(exc)}, "400 Bad Request"
         payload = json.dumps(result, default=str).encode()
@@ -76,8 +79,12 @@ class SandboxApp:
     def _route(self, method: str, route: str, body: Any, query: dict[str, str]) -> Any:
         state = self.state
         if (method, route) == ("GET", "health"):
-            return {"ok": True, "endpoint_url": state.endpoint_url, "account": state.account_id,
-                    "region": state.region}
+            return {
+                "ok": True,
+                "endpoint_url": state.endpoint_url,
+                "account": state.account_id,
+                "region": state.region,
+            }
         if (method, route) == ("GET", "outbox"):
             return state.outbox.entries(query.get("kind") or None)
         if (method, route) == ("DELETE", "outbox"):
@@ -123,7 +130,13 @@ def load_components() -> list[ModuleType]:
     return [importlib.import_module(name) for name in COMPONENTS]
 
 
-def serve(host: str = "127.0.0.1", port: int = 0, *, ses_max_send_rate: float | None = None) -> None:
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    ses_max_send_rate: float | None = None,
+    log_dir: str | None = None,
+) -> None:
     """Start the sandbox and block until SIGTERM / SIGINT."""
     from moto.moto_server.werkzeug_app import (
         DomainDispatcherApplication,
@@ -137,6 +150,8 @@ def serve(host: str = "127.0.0.1", port: int = 0, *, ses_max_send_rate: float | 
     moto_app = DomainDispatcherApplication(create_backend_app)
     faults = FaultInjector()
     state = SandboxState(endpoint_url="http://localhost:0", ses_max_send_rate=ses_max_send_rate)
+    if log_dir:
+        state.extras["log_dir"] = log_dir  # function logs go to <log_dir>/lambda/<function>.log
     app = SandboxApp(state, moto_app, faults)
     server = make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
     # "localhost" (not 127.0.0.1): moto parses S3 template URLs path-style only for hosts containing it.
@@ -176,6 +191,9 @@ def main(argv: list[str] | None = None) -> None:
     serve_cmd.add_argument("--host", default="127.0.0.1")
     serve_cmd.add_argument("--port", type=int, default=0, help="0 = any free port (default)")
     serve_cmd.add_argument("--ses-max-send-rate", type=float, default=None)
+    serve_cmd.add_argument(
+        "--log-dir", default=None, help="where function logs go (default: a temporary dir)"
+    )
     args = parser.parse_args(argv)
     if args.command == "serve":
-        serve(args.host, args.port, ses_max_send_rate=args.ses_max_send_rate)
+        serve(args.host, args.port, ses_max_send_rate=args.ses_max_send_rate, log_dir=args.log_dir)

@@ -66,6 +66,9 @@ class Sandbox:
         cmd = [sys.executable, "-m", "notification_constructs.testing", "serve", "--port", str(self.port)]
         if self._ses_max_send_rate is not None:
             cmd += ["--ses-max-send-rate", str(self._ses_max_send_rate)]
+        if self._log_path is not None:
+            # function logs beside the server log: <log dir>/lambda/<function name>.log
+            cmd += ["--log-dir", str(self._log_path.parent)]
         env = {**os.environ, **DUMMY_CREDENTIALS, "AWS_DEFAULT_REGION": self.region, "PYTHONUNBUFFERED": "1"}
         env.pop("AWS_ENDPOINT_URL", None)
         if self._log_path is not None:
@@ -182,6 +185,13 @@ class Sandbox:
     # -- deploying ---------------------------------------------------------------------------------------
     def bootstrap(self) -> None:
         """``cdk bootstrap`` this sandbox's account and region (once; later calls return at once)."""
+        if self._bootstrapped:
+            return
+        try:
+            toolkit = self.client("cloudformation").describe_stacks(StackName="CDKToolkit")["Stacks"][0]
+            self._bootstrapped = toolkit["StackStatus"] in ("CREATE_COMPLETE", "UPDATE_COMPLETE")
+        except Exception:  # no CDKToolkit stack yet (ValidationError)
+            self._bootstrapped = False
         if not self._bootstrapped:
             self.cdk().bootstrap()
             self._bootstrapped = True

@@ -73,9 +73,20 @@ TEMPLATE: dict[str, Any] = {
             },
         },
         "Kept": {"Type": "AWS::SQS::Queue", "DeletionPolicy": "Retain"},
+        # moto's table model mutates the properties it is given: an unrelated update must not replace it
+        "Table": {
+            "Type": "AWS::DynamoDB::Table",
+            "Properties": {
+                "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
+                "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+                "BillingMode": "PAY_PER_REQUEST",
+                "SSESpecification": {"SSEEnabled": True},
+            },
+        },
         "CDKMetadata": {"Type": "AWS::CDK::Metadata", "Properties": {"Analytics": "v2:deflate64:H4sI"}},
     },
     "Outputs": {
+        "TableName": {"Value": {"Ref": "Table"}},
         "TopicArn": {"Value": {"Ref": "Topic"}},
         "QueueUrl": {"Value": {"Ref": "Queue"}},
         "AlarmArn": {"Value": {"Fn::GetAtt": ["DepthAlarm", "Arn"]}},

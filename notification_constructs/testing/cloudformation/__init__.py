@@ -44,7 +44,6 @@ def install(state: SandboxState) -> None:
 
     if not _installed:
         install_engine()
-        _accept_layers_of_other_accounts()
         _bucket_policies_see_tls()
         for cached in (parsing.get_model_list, parsing.get_model_map, parsing.get_name_type_map):
             cached.cache_clear()
@@ -75,29 +74,6 @@ def _seed_public_parameters(account_id: str, region: str) -> None:
                 data_type="text",
             )
         )
-
-
-def _accept_layers_of_other_accounts() -> None:
-    """Let functions use published layers of other accounts (AWS's Powertools layers, say).
-
-    moto looks every layer ARN up in the function's own account and fails with
-    UnknownLayerVersionException; a layer of another account cannot be checked locally, so it is taken
-    as given (size 0). Layers of the function's account are still checked as before.
-    """
-    from moto.awslambda.models import LambdaFunction
-    from moto.utilities.arns import parse_arn
-
-    original = LambdaFunction._get_layers_data
-
-    def _get_layers_data(self: Any, layers_versions_arns: list[str]) -> list[dict[str, Any]]:
-        own: list[str] = []
-        foreign: list[str] = []
-        for arn in layers_versions_arns:
-            (foreign if parse_arn(arn).account not in ("", self.account_id) else own).append(arn)
-        data: list[Any] = list(original(self, own)) if own else []
-        return data + [{"Arn": arn, "CodeSize": 0} for arn in foreign]
-
-    LambdaFunction._get_layers_data = _get_layers_data  # type: ignore[method-assign,assignment]
 
 
 def _bucket_policies_see_tls() -> None:

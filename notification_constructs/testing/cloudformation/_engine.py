@@ -316,9 +316,11 @@ class SandboxResourceMap(ResourceMap):
             self._parsed_resources[logical_id] = _NullResource(logical_id, resource_type)
         else:
             try:
+                # moto's models may mutate what they are given (the DynamoDB table model does): keep
+                # ``applied`` exactly as resolved, so a later update compares like with like.
                 resource = model.create_from_cloudformation_json(
                     self.physical_name(logical_id, resolved),
-                    resolved,
+                    copy.deepcopy(resolved),
                     self._account_id,
                     self._region_name,
                     LogicalId=logical_id,
@@ -494,7 +496,9 @@ class SandboxResourceMap(ResourceMap):
             return
         assert updater is not None
         try:
-            updated = updater(existing, old, resolved, self._account_id, self._region_name)
+            updated = updater(
+                existing, copy.deepcopy(old), copy.deepcopy(resolved), self._account_id, self._region_name
+            )
         except Exception as exc:
             raise ResourceFailure(logical_id, _describe(exc)) from exc
         updated.cf_resource_type = resource_type
