@@ -19,10 +19,13 @@ export AWS_EC2_METADATA_DISABLED := true
 
 install: $(PY_STAMP) $(NPM_STAMP)
 
+# uv (from PyPI, pinned) installs the dev environment in seconds where pip takes minutes.
+UV_VERSION := 0.13.9
+
 $(PY_STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check 'uv==$(UV_VERSION)'
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -e '.[dev]'
 	touch $@
 
 $(NPM_STAMP): package.json package-lock.json

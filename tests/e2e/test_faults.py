@@ -33,7 +33,7 @@ POISON_NAME = (
 #: that retries come seconds apart instead of minutes. The writer is made to time out once (a hung
 #: DynamoDB call); the sender gets ample time, so SES throttling backoff never makes it time out (a kill
 #: after SES accepted a message would be the documented at-least-once window, not what this tests).
-WRITER = (3, 6, 3)
+WRITER = (5, 8, 3)
 SENDER = (15, 18, 5)
 PROCESSOR = (15, 18, 5)
 
@@ -113,12 +113,12 @@ def test_every_valid_order_is_stored_and_mailed_once_and_every_invalid_one_is_de
         for i in range(VALID_ORDERS)
     ]
     invalid = {
-        "bad-total": order_placed("bad-total", email="success@simulator.amazonses.com", total="1.00"),
+        "bad-total": order_placed("bad-total", email="success+faults@simulator.amazonses.com", total="1.00"),
         "bad-email": order_placed("bad-email", email="not-an-address"),
-        "bad-id": order_placed("bad id with spaces", email="success@simulator.amazonses.com"),
-        "no-items": order_placed("no-items", email="success@simulator.amazonses.com", items=[]),
+        "bad-id": order_placed("bad id with spaces", email="success+faults@simulator.amazonses.com"),
+        "no-items": order_placed("no-items", email="success+faults@simulator.amazonses.com", items=[]),
     }
-    poison = order_placed("poison-1", email="success@simulator.amazonses.com", name=POISON_NAME)
+    poison = order_placed("poison-1", email="success+faults@simulator.amazonses.com", name=POISON_NAME)
     for order in valid[: VALID_ORDERS // 2]:
         publish_order(sns, outputs["OrderEventsTopicArn"], order)
     for order in invalid.values():

@@ -38,7 +38,7 @@ def test_an_order_is_confirmed_by_email(notification_sandbox: Sandbox) -> None:
         if r["ResourceType"] == "AWS::SNS::Topic" and r["LogicalResourceId"].startswith("OrdersOrderEvents")
     )
     # WHEN my app publishes an order
-    customer = "success@simulator.amazonses.com"
+    customer = "jane.doe@example.net"
     publish_order(notification_sandbox.client("sns"), topic_arn, order_placed("ord-1", email=customer))
     notification_sandbox.wait_until_idle()
     # THEN exactly one confirmation was sent, from my template
