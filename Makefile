@@ -39,8 +39,9 @@ lint: $(PY_STAMP)
 typecheck: $(PY_STAMP)
 	$(BIN)/mypy
 
+# Two workers (pytest-xdist), a whole module per worker (module-scoped sandboxes and stacks stay together).
 pytest: install
-	PATH="$(CURDIR)/node_modules/.bin:$$PATH" $(BIN)/pytest
+	PATH="$(CURDIR)/node_modules/.bin:$$PATH" $(BIN)/pytest -n 2 --dist loadfile
 
 test: lint typecheck pytest
 

@@ -187,6 +187,11 @@ def test_update_changes_resources_in_place_and_keeps_subscriptions(
     changed = copy.deepcopy(TEMPLATE)
     changed["Resources"]["Topic"]["Properties"]["DisplayName"] = "orders-v2"
     changed["Resources"]["Queue"]["Properties"]["VisibilityTimeout"] = 60
+    table_props = changed["Resources"]["Table"]["Properties"]
+    table_props["TimeToLiveSpecification"] = {"AttributeName": "expires", "Enabled": True}
+    table_props["PointInTimeRecoverySpecification"] = {"PointInTimeRecoveryEnabled": True}
+    dynamodb = sandbox.client("dynamodb")
+    dynamodb.put_item(TableName=deployed["TableName"], Item={"pk": {"S": "kept"}})
     # WHEN a change set with new property values and a new parameter value is executed
     described = _change_set(
         cfn, "in-place", changed, Parameters=[{"ParameterKey": "Threshold", "ParameterValue": "5"}]
@@ -204,6 +209,13 @@ def test_update_changes_resources_in_place_and_keeps_subscriptions(
     assert queue["Attributes"]["VisibilityTimeout"] == "60"
     assert sandbox.client("cloudwatch").describe_alarms()["MetricAlarms"][0]["Threshold"] == 5.0
     assert len(sns.list_subscriptions_by_topic(TopicArn=deployed["TopicArn"])["Subscriptions"]) == 1
+    # the table was updated in place: same table, its items kept, TTL and point-in-time recovery on
+    assert dynamodb.get_item(TableName=deployed["TableName"], Key={"pk": {"S": "kept"}}).get("Item")
+    ttl = dynamodb.describe_time_to_live(TableName=deployed["TableName"])["TimeToLiveDescription"]
+    assert ttl["TimeToLiveStatus"] == "ENABLED" and ttl["AttributeName"] == "expires"
+    backups = dynamodb.describe_continuous_backups(TableName=deployed["TableName"])
+    pitr = backups["ContinuousBackupsDescription"]["PointInTimeRecoveryDescription"]
+    assert pitr["PointInTimeRecoveryStatus"] == "ENABLED"
 
 
 def test_fails_if_the_change_set_does_not_exist(sandbox: Sandbox, deployed: dict[str, str]) -> None:

@@ -232,6 +232,69 @@ def _update_key(key: Any, old: dict[str, Any], new: dict[str, Any], account: str
     return key
 
 
+# -- DynamoDB tables --------------------------------------------------------------------------------------
+#: Table properties CloudFormation updates in place ("Update requires: No interruption"); a change of any
+#: other property but the create-only ones fails the update with a clear reason instead of replacing the
+#: table (and losing its items) silently.
+_TABLE_IN_PLACE = frozenset(
+    {
+        "BillingMode",
+        "ProvisionedThroughput",
+        "StreamSpecification",
+        "SSESpecification",
+        "DeletionProtectionEnabled",
+        "TimeToLiveSpecification",
+        "PointInTimeRecoverySpecification",
+        "Tags",
+        "ContributorInsightsSpecification",
+        "TableClass",
+        "WarmThroughput",
+    }
+)
+
+
+def _update_table(table: Any, old: dict[str, Any], new: dict[str, Any], account: str, region: str) -> Any:
+    """UpdateTable / UpdateTimeToLive / UpdateContinuousBackups / tags for the changed properties."""
+    from moto.dynamodb.models import dynamodb_backends
+
+    backend = dynamodb_backends[account][region]
+    old_props, new_props = old.get("Properties") or {}, new.get("Properties") or {}
+    changed = {k for k in set(old_props) | set(new_props) if old_props.get(k) != new_props.get(k)}
+    unsupported = sorted(changed - _TABLE_IN_PLACE)
+    if unsupported:
+        raise ValueError(
+            f"the sandbox cannot update {', '.join(unsupported)} of a DynamoDB table in place "
+            "(global secondary index changes are not modelled); replace the table explicitly"
+        )
+    name = table.name
+    if changed & {"BillingMode", "ProvisionedThroughput", "StreamSpecification", "DeletionProtectionEnabled"}:
+        backend.update_table(
+            name=name,
+            attr_definitions=[],
+            global_index=[],
+            throughput=new_props.get("ProvisionedThroughput") or {},
+            billing_mode=new_props.get("BillingMode", "PROVISIONED"),
+            stream_spec=new_props.get("StreamSpecification")
+            or ({"StreamEnabled": False} if "StreamSpecification" in changed else {}),
+            deletion_protection_enabled=bool(new_props.get("DeletionProtectionEnabled", False)),
+            warm_throughput=new_props.get("WarmThroughput"),
+        )
+    if "TimeToLiveSpecification" in changed:
+        spec = new_props.get("TimeToLiveSpecification") or {
+            "Enabled": False,
+            "AttributeName": (old_props.get("TimeToLiveSpecification") or {}).get("AttributeName", ""),
+        }
+        backend.update_time_to_live(name, spec)
+    if "PointInTimeRecoverySpecification" in changed:
+        spec = new_props.get("PointInTimeRecoverySpecification") or {"PointInTimeRecoveryEnabled": False}
+        backend.update_continuous_backups(name, spec)
+    if "SSESpecification" in changed:
+        table.sse_specification = new_props.get("SSESpecification")
+    if "Tags" in changed:
+        table.tags = list(new_props.get("Tags") or [])
+    return table
+
+
 def _snake(name: str) -> str:
     return "".join(f"_{c.lower()}" if c.isupper() else c for c in name).lstrip("_")
 
@@ -239,3 +302,4 @@ def _snake(name: str) -> str:
 register_updater("AWS::SNS::Topic", _update_topic)
 register_updater("AWS::SQS::Queue", _update_queue)
 register_updater("AWS::KMS::Key", _update_key)
+register_updater("AWS::DynamoDB::Table", _update_table)
