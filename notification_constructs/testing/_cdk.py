@@ -155,6 +155,14 @@ class CdkCli:
         chosen = app if app is not None else self.app
         if chosen is not None and need_app:
             command += ["--app", str(chosen)]
+        with tempfile.TemporaryDirectory(prefix="cdk-synth-") as synth_dir:
+            if chosen is None or not Path(chosen).is_dir():
+                # Whatever the CLI synthesizes goes to a directory of this run's own, so that CLIs running
+                # side by side (parallel test workers) never lock each other out of one cdk.out.
+                command += ["--output", synth_dir]
+            return self._run(command, context)
+
+    def _run(self, command: list[str], context: Mapping[str, Any] | None) -> str:
         for key, value in (context or {}).items():
             command += ["--context", f"{key}={value if isinstance(value, str) else json.dumps(value)}"]
         lines: deque[str] = deque(maxlen=_TAIL_LINES)
