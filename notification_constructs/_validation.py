@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from aws_cdk import Acknowledgment, Token, Validations
 from constructs import Construct
 
-__all__ = ["NotificationConfigError", "Problems"]
+from lambda_handlers import contracts
 
-# RFC 1035 labels, at least two labels, no trailing dot.
-_DOMAIN_RE = re.compile(r"^(?=.{1,253}$)(?!-)[A-Za-z0-9-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))+$")
-# Pragmatic address check: one '@', no whitespace, a valid domain part.
-_LOCAL_RE = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}$")
-_DISPLAY_ADDRESS_RE = re.compile(r"^(?P<name>[^<>]*)<(?P<address>[^<>]+)>$")
+__all__ = ["NotificationConfigError", "Problems"]
 
 
 class NotificationConfigError(ValueError):
@@ -36,23 +31,16 @@ def is_token(value: Any) -> bool:
     return bool(Token.is_unresolved(value))
 
 
-def is_valid_domain(domain: str) -> bool:
-    return bool(_DOMAIN_RE.match(domain))
+def is_valid_email(value: str) -> bool:
+    """The handlers' own rule (:func:`lambda_handlers.contracts.is_valid_email`), so an address accepted at
+    synth time is accepted at run time; a token (known only at deploy time) is not checked."""
+    return is_token(value) or contracts.is_valid_email(value)
 
 
-def is_valid_email(address: str) -> bool:
-    if address.count("@") != 1:
-        return False
-    local, domain = address.split("@")
-    return bool(_LOCAL_RE.match(local)) and not local.startswith(".") and is_valid_domain(domain)
-
-
-def split_display_address(value: str) -> tuple[str, str]:
-    """``'Shop <orders@example.com>'`` -> ``('Shop', 'orders@example.com')``; a bare address has no name."""
-    match = _DISPLAY_ADDRESS_RE.match(value.strip())
-    if match:
-        return match.group("name").strip().strip('"'), match.group("address").strip()
-    return "", value.strip()
+def is_valid_domain(value: str) -> bool:
+    """:func:`lambda_handlers.contracts.is_valid_domain` (the domain part of a valid address); a token
+    is not checked."""
+    return is_token(value) or contracts.is_valid_domain(value)
 
 
 class Problems:

@@ -7,15 +7,23 @@ import re
 from aws_cdk import aws_ses as ses
 from constructs import Construct
 
+from lambda_handlers.contracts import (
+    DEFAULT_SUBJECT,
+    TEMPLATE_HTML_KEY,
+    TEMPLATE_ITEM_KEYS,
+    TEMPLATE_VALUE_KEYS,
+)
+
 from ._validation import Problems, is_token
 
-__all__ = ["TEMPLATE_DATA_KEYS", "OrderConfirmationTemplate"]
+__all__ = ["OrderConfirmationTemplate"]
 
-#: The TemplateData the ``order_email_sender`` handler sends (a contract between the two).
-TEMPLATE_DATA_KEYS = frozenset({"order_id", "customer_name", "placed_at", "currency", "total", "items"})
-ITEM_KEYS = frozenset({"sku", "name", "quantity", "unit_price", "line_total"})
-
-DEFAULT_SUBJECT = "Your order {{order_id}} is confirmed"
+# The TemplateData the ``order_email_sender`` handler sends (the contract between the two): plain values
+# for the subject and the text part, the same values HTML-escaped under ``html`` for the HTML part.
+_LIST_KEY = "items"
+_SCALAR_KEYS = frozenset(TEMPLATE_VALUE_KEYS) - {_LIST_KEY}
+_ITEM_KEYS = frozenset(TEMPLATE_ITEM_KEYS)
+_HTML = TEMPLATE_HTML_KEY
 DEFAULT_TEXT = """Hello {{customer_name}},
 
 thank you for your order {{order_id}} placed at {{placed_at}}.
@@ -26,29 +34,40 @@ Total: {{total}} {{currency}}
 """
 DEFAULT_HTML = """<!DOCTYPE html>
 <html><body>
-<p>Hello {{customer_name}},</p>
-<p>thank you for your order <strong>{{order_id}}</strong> placed at {{placed_at}}.</p>
+<p>Hello {{html.customer_name}},</p>
+<p>thank you for your order <strong>{{html.order_id}}</strong> placed at {{html.placed_at}}.</p>
 <table>
 <thead><tr><th>Item</th><th>Quantity</th><th>Unit price</th><th>Total</th></tr></thead>
 <tbody>
-{{#each items}}<tr><td>{{name}} ({{sku}})</td><td>{{quantity}}</td><td>{{unit_price}}</td><td>{{line_total}}</td></tr>
+{{#each html.items}}<tr><td>{{name}} ({{sku}})</td><td>{{quantity}}</td><td>{{unit_price}}</td><td>{{line_total}}</td></tr>
 {{/each}}
 </tbody>
 </table>
-<p><strong>Total: {{total}} {{currency}}</strong></p>
+<p><strong>Total: {{html.total}} {{html.currency}}</strong></p>
 </body></html>
 """
 _VARIABLE_RE = re.compile(r"{{\s*(?![#/!])([A-Za-z_][A-Za-z0-9_.]*)\s*}}")
-_EACH_RE = re.compile(r"{{#each\s+items\s*}}(.*?){{/each}}", re.DOTALL)
+_EACH_RE = re.compile(r"{{#each\s+([A-Za-z_][A-Za-z0-9_.]*)\s*}}(.*?){{/each}}", re.DOTALL)
 _NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
-def _unknown_variables(part: str) -> set[str]:
-    inner = " ".join(_EACH_RE.findall(part))
-    outer = _EACH_RE.sub("", part)
-    return (set(_VARIABLE_RE.findall(outer)) - TEMPLATE_DATA_KEYS) | (
-        set(_VARIABLE_RE.findall(inner)) - ITEM_KEYS - TEMPLATE_DATA_KEYS
-    )
+def _unknown_variables(part: str, *, escaped: bool) -> set[str]:
+    """The variables (and ``#each`` lists) of ``part`` that are not in the TemplateData the sender sends,
+    in the plain values (``escaped=False``) or in the HTML-escaped ``html`` object (``escaped=True``)."""
+    prefix = f"{_HTML}." if escaped else ""
+    scalars = {prefix + key for key in _SCALAR_KEYS}
+    unknown = set(_VARIABLE_RE.findall(_EACH_RE.sub("", part))) - scalars
+    for collection, body in _EACH_RE.findall(part):
+        if collection != prefix + _LIST_KEY:
+            unknown.add(f"#each {collection}")
+        unknown |= set(_VARIABLE_RE.findall(body)) - _ITEM_KEYS - scalars
+    return unknown
+
+
+def _unescaped(unknown: set[str]) -> set[str]:
+    """The plain values among ``unknown``: in an HTML part they would be inserted without escaping."""
+    plain = _SCALAR_KEYS | {f"#each {_LIST_KEY}"}
+    return unknown & plain
 
 
 class OrderConfirmationTemplate(Construct):
@@ -56,8 +75,12 @@ class OrderConfirmationTemplate(Construct):
 
     The parts are Handlebars; they may use the TemplateData the ``order_email_sender`` sends:
     ``order_id``, ``customer_name``, ``placed_at``, ``currency``, ``total`` and ``items`` (each with
-    ``sku``, ``name``, ``quantity``, ``unit_price``, ``line_total``). Any other variable fails at synth
-    time instead of rendering empty (or as a Rendering Failure event) in production.
+    ``sku``, ``name``, ``quantity``, ``unit_price``, ``line_total``) in the subject and the text part,
+    and the same values HTML-escaped under ``html`` in the HTML part (``{{html.customer_name}}``,
+    ``{{#each html.items}}{{name}}{{/each}}``): SES does not escape template data, so a plain value in
+    the HTML part would let anyone who places an order put markup into the mail. A plain value in the
+    HTML part, or any other variable, fails at synth time instead of rendering unescaped, empty (or as a
+    Rendering Failure event) in production.
 
     Child ids (a public contract): ``Template``.
     """
@@ -85,13 +108,26 @@ class OrderConfirmationTemplate(Construct):
                 bool(_NAME_RE.match(template_name)),
                 f"template_name {template_name!r}: 1-64 characters a-z, A-Z, 0-9, '_', '-'",
             )
-        for label, part in (("subject", subject), ("html", html), ("text", text)):
+        for label, part, escaped in (
+            ("subject", subject, False),
+            ("html", html, True),
+            ("text", text, False),
+        ):
             problems.check(bool(part.strip()), f"{label}: must not be empty")
-            unknown = _unknown_variables(part)
+            unknown = _unknown_variables(part, escaped=escaped)
+            unescaped = _unescaped(unknown) if escaped else set()
+            problems.check(
+                not unescaped,
+                f"{label} inserts {sorted(unescaped)} without HTML escaping (SES does not escape template "
+                f"data); use the escaped copies {{{{{_HTML}.<name>}}}} and {{{{#each {_HTML}.{_LIST_KEY}}}}}",
+            )
+            unknown -= unescaped
+            prefix = f"{_HTML}." if escaped else ""
             problems.check(
                 not unknown,
                 f"{label} uses {sorted(unknown)}, which the order e-mail sender does not send; "
-                f"available: {sorted(TEMPLATE_DATA_KEYS)} and per item {sorted(ITEM_KEYS)}",
+                f"available: {sorted(prefix + key for key in _SCALAR_KEYS)}, "
+                f"#each {prefix}{_LIST_KEY} and per item {sorted(_ITEM_KEYS)}",
             )
         problems.raise_if_any()
         self.template = ses.CfnTemplate(

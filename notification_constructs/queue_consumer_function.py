@@ -14,6 +14,8 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+from lambda_handlers import contracts
+
 from ._assets import POWERTOOLS_LAYER_PARAMETER, RUNTIME, handlers_code
 from ._defaults import DEFAULT_FUNCTION_TIMEOUT, VISIBILITY_TIMEOUT_FACTOR, at_or_above_alarm
 from ._validation import Problems, acknowledge, is_token
@@ -59,7 +61,7 @@ class QueueConsumerFunction(Construct):
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
         log_level: str = "INFO",
         service_name: str | None = None,
-        metrics_namespace: str = "NotificationConstructs",
+        metrics_namespace: str = contracts.DEFAULT_METRICS_NAMESPACE,
         powertools_layer: bool = True,
         park_permanent_failures: bool = True,
         alarm_topic: sns.ITopic | None = None,
@@ -113,12 +115,12 @@ class QueueConsumerFunction(Construct):
         self.log_group.grant_write(self.role)
 
         env = {
-            "POWERTOOLS_SERVICE_NAME": service_name or id,
-            "POWERTOOLS_METRICS_NAMESPACE": metrics_namespace,
-            "POWERTOOLS_LOG_LEVEL": log_level,
+            contracts.SERVICE_NAME_ENV: service_name or id,
+            contracts.METRICS_NAMESPACE_ENV: metrics_namespace,
+            contracts.LOG_LEVEL_ENV: log_level,
         }
         if park_permanent_failures:
-            env["DEAD_LETTER_QUEUE_URL"] = queue.dead_letter_queue.queue_url
+            env[contracts.DEAD_LETTER_QUEUE_URL_ENV] = queue.dead_letter_queue.queue_url
         env.update(environment or {})
 
         layers: list[lambda_.ILayerVersion] = []

@@ -279,7 +279,7 @@ class SenderIdentity(Construct):
         resources += [
             stack.format_arn(service="ses", resource="template", resource_name=t) for t in templates
         ]
-        if from_address is not None and not is_token(from_address) and not is_valid_email(from_address):
+        if from_address is not None and not is_valid_email(from_address):
             problems = Problems(self)
             problems.add(f"grant_send_email: from_address {from_address!r} is not a valid e-mail address")
             problems.raise_if_any()

@@ -6,16 +6,20 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from lambda_handlers.common import config as env
-
-SUPPRESSION_TABLE_NAME_ENV = "SUPPRESSION_TABLE_NAME"
-SOFT_BOUNCE_TABLE_NAME_ENV = "SOFT_BOUNCE_TABLE_NAME"
-SOFT_BOUNCE_THRESHOLD_ENV = "SOFT_BOUNCE_THRESHOLD"
-SOFT_BOUNCE_WINDOW_HOURS_ENV = "SOFT_BOUNCE_WINDOW_HOURS"
-ALERT_TOPIC_ARN_ENV = "ALERT_TOPIC_ARN"
-USE_ACCOUNT_SUPPRESSION_LIST_ENV = "USE_ACCOUNT_SUPPRESSION_LIST"
-
-DEFAULT_SOFT_BOUNCE_THRESHOLD = 3
-DEFAULT_SOFT_BOUNCE_WINDOW_HOURS = 72
+from lambda_handlers.contracts import (
+    ALERT_TOPIC_ARN_ENV,
+    DEFAULT_SOFT_BOUNCE_THRESHOLD,
+    DEFAULT_SOFT_BOUNCE_WINDOW_HOURS,
+    MAX_SOFT_BOUNCE_THRESHOLD,
+    MAX_SOFT_BOUNCE_WINDOW_HOURS,
+    MIN_SOFT_BOUNCE_THRESHOLD,
+    MIN_SOFT_BOUNCE_WINDOW_HOURS,
+    SOFT_BOUNCE_TABLE_NAME_ENV,
+    SOFT_BOUNCE_THRESHOLD_ENV,
+    SOFT_BOUNCE_WINDOW_HOURS_ENV,
+    SUPPRESSION_TABLE_NAME_ENV,
+    USE_ACCOUNT_SUPPRESSION_LIST_ENV,
+)
 
 
 @dataclass(frozen=True)
@@ -36,14 +40,18 @@ def load_config(environ: Mapping[str, str] | None = None) -> BounceConfig:
         suppression_table_name=env.required_str(source, SUPPRESSION_TABLE_NAME_ENV),
         soft_bounce_table_name=env.required_str(source, SOFT_BOUNCE_TABLE_NAME_ENV),
         soft_bounce_threshold=env.int_value(
-            source, SOFT_BOUNCE_THRESHOLD_ENV, default=DEFAULT_SOFT_BOUNCE_THRESHOLD, minimum=1, maximum=100
+            source,
+            SOFT_BOUNCE_THRESHOLD_ENV,
+            default=DEFAULT_SOFT_BOUNCE_THRESHOLD,
+            minimum=MIN_SOFT_BOUNCE_THRESHOLD,
+            maximum=MAX_SOFT_BOUNCE_THRESHOLD,
         ),
         soft_bounce_window_hours=env.int_value(
             source,
             SOFT_BOUNCE_WINDOW_HOURS_ENV,
             default=DEFAULT_SOFT_BOUNCE_WINDOW_HOURS,
-            minimum=1,
-            maximum=24 * 365,
+            minimum=MIN_SOFT_BOUNCE_WINDOW_HOURS,
+            maximum=MAX_SOFT_BOUNCE_WINDOW_HOURS,
         ),
         alert_topic_arn=env.sns_topic_arn(source, ALERT_TOPIC_ARN_ENV),
         use_account_suppression_list=env.bool_value(source, USE_ACCOUNT_SUPPRESSION_LIST_ENV, default=False),

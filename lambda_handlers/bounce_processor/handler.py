@@ -19,6 +19,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from lambda_handlers.bounce_processor.config import load_config
 from lambda_handlers.bounce_processor.logic import Alert
 from lambda_handlers.bounce_processor.service import BounceService, build_service
+from lambda_handlers.common.aws import deadline
 from lambda_handlers.common.config import metrics_namespace
 from lambda_handlers.common.lazy import Lazy
 from lambda_handlers.common.observability import counter
@@ -50,12 +51,13 @@ def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailure
         if alerts:
             alerts_by_record[info.message_id] = alerts
 
-    response = process_partial_response(
-        event=event, record_handler=record_handler, processor=processor, context=context
-    )
-    failed = {item["itemIdentifier"] for item in response["batchItemFailures"]}
-    for message_id in service.publish_alert_summary(alerts_by_record):
-        if message_id not in failed:
-            response["batchItemFailures"].append({"itemIdentifier": message_id})
-            failed.add(message_id)
+    with deadline.running(context):  # every AWS call is bounded by the time left
+        response = process_partial_response(
+            event=event, record_handler=record_handler, processor=processor, context=context
+        )
+        failed = {item["itemIdentifier"] for item in response["batchItemFailures"]}
+        for message_id in service.publish_alert_summary(alerts_by_record):
+            if message_id not in failed:
+                response["batchItemFailures"].append({"itemIdentifier": message_id})
+                failed.add(message_id)
     return response

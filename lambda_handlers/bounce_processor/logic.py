@@ -7,10 +7,16 @@
 - Complaint: suppress every ``complainedRecipients`` address (reason ``COMPLAINT``) unless the feedback
   type is ``not-spam``; each complaint suppression is also reported in the alert summary.
 - Reject and Rendering Failure: metric plus an alert. Everything else: metrics only.
+
+The alert summary is bounded whatever the batch holds: at most :data:`MAX_ALERT_LINES` detail lines, at
+most :data:`MAX_ALERT_RECIPIENTS` (masked) recipients and :data:`MAX_ALERT_DETAIL_CHARS` characters of
+detail per line, and never more than :data:`MAX_SUMMARY_BYTES` bytes of UTF-8 (SNS allows 256 KiB); the
+alerts left out are counted (``... and 9,950 more``).
 """
 
 from __future__ import annotations
 
+import re
 from collections import Counter as TallyCounter
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -23,8 +29,13 @@ from lambda_handlers.common.addresses import mask_address, normalize_address
 NOT_SPAM_FEEDBACK_TYPE = "not-spam"
 SOFT_BOUNCE_TYPES = frozenset({"Transient", "Undetermined"})
 ELEMENT_SEPARATOR = "|"
-MAX_ALERT_LINES = 200
+MAX_ALERT_LINES = 50
+MAX_ALERT_RECIPIENTS = 10
+MAX_ALERT_DETAIL_CHARS = 300
+MAX_SUMMARY_BYTES = 200 * 1024
+"""Budget for the summary body in UTF-8 bytes: well under SNS's 262,144-byte message limit."""
 MAX_SUBJECT_LENGTH = 99  # SNS: "less than 100 characters"
+_ADDRESS_LIKE = re.compile(r"[^\s@<>()\[\],;:\"']{0,64}@[^\s@<>()\[\],;:\"']{0,253}")
 
 
 class SuppressionReason(StrEnum):
@@ -250,10 +261,33 @@ def _ascii_subject(text: str) -> str:
     return cleaned[:MAX_SUBJECT_LENGTH]
 
 
+def _mask_text(text: str) -> str:
+    """Free text from SES (reject reason, template error) with anything address-like masked."""
+    return _ADDRESS_LIKE.sub(lambda match: mask_address(match.group(0)), text)
+
+
+def _alert_line(alert: Alert) -> str:
+    shown = [mask_address(a) for a in alert.addresses[:MAX_ALERT_RECIPIENTS]]
+    hidden = len(alert.addresses) - len(shown)
+    recipients = ", ".join(shown) + (f" and {hidden:,} more" if hidden > 0 else "")
+    line = (
+        f"  - {alert.kind.value}: SES message {alert.ses_message_id or '?'}; recipients {recipients or '-'}"
+    )
+    if alert.detail:
+        detail = alert.detail
+        if len(detail) > MAX_ALERT_DETAIL_CHARS:
+            detail = detail[: MAX_ALERT_DETAIL_CHARS - 3] + "..."
+        line += f"; {_mask_text(detail)}"
+    return line
+
+
 def summarize_alerts(
     alerts: Iterable[Alert], *, now: datetime, source: str = "bounce_processor"
 ) -> AlertSummary | None:
-    """One readable SNS message for all alerts of a batch (addresses masked); ``None`` without alerts."""
+    """One readable SNS message for all alerts of a batch (addresses masked); ``None`` without alerts.
+
+    Bounded (see the module docstring): the body stays under :data:`MAX_SUMMARY_BYTES` in UTF-8.
+    """
     alert_list = list(alerts)
     if not alert_list:
         return None
@@ -269,12 +303,17 @@ def summarize_alerts(
         "",
         "Details:",
     ]
+    used = sum(len(line.encode("utf-8")) + 1 for line in lines)
+    budget = MAX_SUMMARY_BYTES - 64  # room for the "... and N more" line
+    listed = 0
     for alert in alert_list[:MAX_ALERT_LINES]:
-        recipients = ", ".join(mask_address(a) for a in alert.addresses) or "-"
-        line = f"  - {alert.kind.value}: SES message {alert.ses_message_id or '?'}; recipients {recipients}"
-        if alert.detail:
-            line += f"; {alert.detail}"
+        line = _alert_line(alert)
+        size = len(line.encode("utf-8")) + 1
+        if used + size > budget:
+            break
         lines.append(line)
-    if len(alert_list) > MAX_ALERT_LINES:
-        lines.append(f"  ... and {len(alert_list) - MAX_ALERT_LINES} more")
+        used += size
+        listed += 1
+    if listed < len(alert_list):
+        lines.append(f"  ... and {len(alert_list) - listed:,} more")
     return AlertSummary(subject=subject, body="\n".join(lines) + "\n")

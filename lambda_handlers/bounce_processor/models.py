@@ -10,19 +10,27 @@ Two formats arrive on the SES events topic and both are accepted:
   (with a space), ``DeliveryDelay`` or ``Subscription``.
 
 Only the fields the decisions need are parsed; SES may add fields at any time and unknown ones are ignored.
+
+Parsing is total: any JSON value in any field yields a :class:`SesEvent` or a :class:`SchemaError` whose
+reason names the field, never its value. Identifiers that reach logs (``mail.messageId``, the
+``order_id`` tag) must match a strict pattern; recipients are validated one by one, so one invalid
+address does not void the others (:attr:`Bounce.invalid_recipients` names the skipped ones); an empty
+``bouncedRecipients`` / ``complainedRecipients`` list is malformed.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
 from lambda_handlers.common.addresses import extract_address
 from lambda_handlers.common.envelope import unwrap_message
 from lambda_handlers.common.errors import SchemaError
+from lambda_handlers.contracts import ORDER_ID_PATTERN, is_valid_email
 
 
 class SesEventType(StrEnum):
@@ -59,6 +67,11 @@ IDENTITY_NOTIFICATION_TYPES = frozenset(
     }
 )
 BOUNCE_TYPES = frozenset({"Permanent", "Transient", "Undetermined"})
+SES_MESSAGE_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
+"""SES message ids (``0100018f3a1b1a1a-e9aedb9a-...-000000``): logged, so never free text."""
+_TOKEN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._:/+-]{0,99}$")
+"""SES vocabulary such as ``bounceSubType`` / ``complaintFeedbackType`` values (``MailboxFull``, ``abuse``)."""
+_SURROGATES = re.compile(r"[\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -70,8 +83,9 @@ class Mail:
 
     @property
     def order_id(self) -> str | None:
+        """The ``order_id`` tag if it is a valid order id (it is logged), else ``None``."""
         values = self.tags.get("order_id")
-        return values[0] if values else None
+        return values[0] if values and ORDER_ID_PATTERN.fullmatch(values[0]) else None
 
 
 @dataclass(frozen=True)
@@ -81,6 +95,8 @@ class Bounce:
     recipients: tuple[str, ...]
     timestamp: datetime
     feedback_id: str | None
+    invalid_recipients: tuple[str, ...] = ()
+    """Field paths (``bounce.bouncedRecipients[1].emailAddress``) of the entries that were skipped."""
 
 
 @dataclass(frozen=True)
@@ -89,6 +105,7 @@ class Complaint:
     feedback_type: str | None
     sub_type: str | None
     feedback_id: str | None
+    invalid_recipients: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -106,6 +123,7 @@ class RenderingFailure:
 class DeliveryDelay:
     delay_type: str | None
     recipients: tuple[str, ...]
+    invalid_recipients: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -123,6 +141,14 @@ class SesEvent:
     def ses_message_id(self) -> str | None:
         return self.mail.message_id if self.mail else None
 
+    @property
+    def invalid_recipients(self) -> tuple[str, ...]:
+        """Field paths of the recipient entries that were skipped as invalid (not an address)."""
+        for part in (self.bounce, self.complaint, self.delivery_delay):
+            if part is not None:
+                return part.invalid_recipients
+        return ()
+
 
 def _object(value: Any, path: str) -> Mapping[str, Any]:
     if not isinstance(value, Mapping):
@@ -131,42 +157,69 @@ def _object(value: Any, path: str) -> Mapping[str, Any]:
 
 
 def _optional_str(value: Any, max_length: int = 1000) -> str | None:
-    return value[:max_length] if isinstance(value, str) and value else None
+    """Free text (reject reason, template error) for the alert summary: lone surrogates replaced."""
+    if not isinstance(value, str) or not value:
+        return None
+    return _SURROGATES.sub("?", value[:max_length])
+
+
+def _optional_token(value: Any) -> str | None:
+    """An SES vocabulary word (sub type, feedback type); anything else is treated as absent."""
+    return value if isinstance(value, str) and _TOKEN.fullmatch(value) else None
 
 
 def _timestamp(value: Any) -> datetime | None:
+    """An ISO-8601 timestamp with a time zone, in UTC; ``None`` if absent, invalid or not convertible."""
     if not isinstance(value, str) or len(value) > 64:
         return None
     try:
         parsed = datetime.fromisoformat(value)
-    except ValueError:
+        # Year 9999 ahead of UTC / year 1 behind it cannot be represented in UTC (OverflowError).
+        return parsed.astimezone(UTC) if parsed.tzinfo is not None else None
+    except (ValueError, OverflowError):
         return None
-    return parsed if parsed.tzinfo is not None else None
 
 
-def _recipients(value: Any, path: str) -> tuple[str, ...]:
-    if value is None:
-        return ()
+def _recipient_address(entry: Any) -> str | None:
+    raw = entry.get("emailAddress") if isinstance(entry, Mapping) else None
+    address = extract_address(raw) if isinstance(raw, str) and len(raw) <= 1000 else None
+    return address if address is not None and is_valid_email(address) else None
+
+
+def _recipients(value: Any, path: str, *, required: bool) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """``(valid addresses, field paths of invalid entries)``; a ``required`` list must hold a valid one."""
+    if value is None and not required:
+        return (), ()
     if not isinstance(value, list):
         raise SchemaError(f"{path}: must be a list")
+    if required and not value:
+        raise SchemaError(f"{path}: must not be empty")
     addresses: list[str] = []
+    invalid: list[str] = []
     for index, entry in enumerate(value):
-        raw = entry.get("emailAddress") if isinstance(entry, Mapping) else None
-        address = extract_address(raw) if isinstance(raw, str) else None
+        address = _recipient_address(entry)
         if address is None:
-            raise SchemaError(f"{path}[{index}].emailAddress: must be an e-mail address")
-        addresses.append(address)
-    return tuple(addresses)
+            invalid.append(f"{path}[{index}].emailAddress")
+        else:
+            addresses.append(address)
+    if required and not addresses:
+        shown = ", ".join(invalid[:3]) + (f" and {len(invalid) - 3} more" if len(invalid) > 3 else "")
+        raise SchemaError(f"{path}: no entry has a valid e-mail address (invalid: {shown})")
+    return tuple(addresses), tuple(invalid)
 
 
 def _mail(value: Any) -> Mail:
     mail = _object(value, "mail")
     message_id = mail.get("messageId")
-    if not isinstance(message_id, str) or not message_id or len(message_id) > 200:
+    if message_id is None:
         raise SchemaError("mail.messageId: is required")
+    if not isinstance(message_id, str) or not SES_MESSAGE_ID_PATTERN.fullmatch(message_id):
+        raise SchemaError(f"mail.messageId: must match {SES_MESSAGE_ID_PATTERN.pattern}")
     destination_raw = mail.get("destination")
     destination = (
-        tuple(d for d in destination_raw if isinstance(d, str)) if isinstance(destination_raw, list) else ()
+        tuple(d for d in destination_raw if isinstance(d, str) and is_valid_email(d))
+        if isinstance(destination_raw, list)
+        else ()
     )
     tags_raw = mail.get("tags")
     tags: dict[str, tuple[str, ...]] = {}
@@ -182,27 +235,35 @@ def _mail(value: Any) -> Mail:
 def _bounce(value: Any, mail: Mail) -> Bounce:
     bounce = _object(value, "bounce")
     bounce_type = bounce.get("bounceType")
-    if bounce_type not in BOUNCE_TYPES:
+    if not isinstance(bounce_type, str) or bounce_type not in BOUNCE_TYPES:
         raise SchemaError("bounce.bounceType: must be Permanent, Transient or Undetermined")
     timestamp = _timestamp(bounce.get("timestamp")) or mail.timestamp
     if timestamp is None:
         raise SchemaError("bounce.timestamp: is required (ISO-8601 with time zone)")
+    recipients, invalid = _recipients(
+        bounce.get("bouncedRecipients"), "bounce.bouncedRecipients", required=True
+    )
     return Bounce(
         bounce_type=bounce_type,
-        bounce_sub_type=_optional_str(bounce.get("bounceSubType"), 100) or "Undetermined",
-        recipients=_recipients(bounce.get("bouncedRecipients"), "bounce.bouncedRecipients"),
+        bounce_sub_type=_optional_token(bounce.get("bounceSubType")) or "Undetermined",
+        recipients=recipients,
         timestamp=timestamp,
-        feedback_id=_optional_str(bounce.get("feedbackId"), 200),
+        feedback_id=_optional_token(bounce.get("feedbackId")),
+        invalid_recipients=invalid,
     )
 
 
 def _complaint(value: Any) -> Complaint:
     complaint = _object(value, "complaint")
+    recipients, invalid = _recipients(
+        complaint.get("complainedRecipients"), "complaint.complainedRecipients", required=True
+    )
     return Complaint(
-        recipients=_recipients(complaint.get("complainedRecipients"), "complaint.complainedRecipients"),
-        feedback_type=_optional_str(complaint.get("complaintFeedbackType"), 100),
-        sub_type=_optional_str(complaint.get("complaintSubType"), 100),
-        feedback_id=_optional_str(complaint.get("feedbackId"), 200),
+        recipients=recipients,
+        feedback_type=_optional_token(complaint.get("complaintFeedbackType")),
+        sub_type=_optional_token(complaint.get("complaintSubType")),
+        feedback_id=_optional_token(complaint.get("feedbackId")),
+        invalid_recipients=invalid,
     )
 
 
@@ -214,13 +275,13 @@ def _event_type(message: Mapping[str, Any]) -> tuple[SesEventType, SourceFormat]
     else:
         raise SchemaError("message: neither eventType nor notificationType is present (not an SES event)")
     raw = message[source_format.value]
-    try:
-        event_type = SesEventType(raw) if isinstance(raw, str) else None
-    except ValueError:
-        event_type = None
-    if event_type is None or event_type not in allowed:
-        shown = repr(raw)[:60]
-        raise SchemaError(f"{source_format.value}: unknown SES event type {shown}")
+    known = {member.value: member for member in SesEventType}
+    event_type = known.get(raw) if isinstance(raw, str) else None
+    if event_type is None:
+        # Never the value itself: it is input text (it may be anything, an address included).
+        raise SchemaError(f"{source_format.value}: unknown SES event type")
+    if event_type not in allowed:
+        raise SchemaError(f"{source_format.value}: SES does not send {event_type.value} in this format")
     return event_type, source_format
 
 
@@ -254,11 +315,15 @@ def parse_ses_event(message: Mapping[str, Any]) -> SesEvent:
     if event_type is SesEventType.DELIVERY_DELAY:
         delay = message.get("deliveryDelay")
         delay = delay if isinstance(delay, Mapping) else {}
+        delayed, invalid = _recipients(
+            delay.get("delayedRecipients"), "deliveryDelay.delayedRecipients", required=False
+        )
         return replace(
             event,
             delivery_delay=DeliveryDelay(
-                delay_type=_optional_str(delay.get("delayType"), 100),
-                recipients=_recipients(delay.get("delayedRecipients"), "deliveryDelay.delayedRecipients"),
+                delay_type=_optional_token(delay.get("delayType")),
+                recipients=delayed,
+                invalid_recipients=invalid,
             ),
         )
     return event

@@ -34,16 +34,18 @@ from lambda_handlers.common.addresses import mask_address
 from lambda_handlers.common.dlq import DeadLetterForwarder, dead_letter_forwarder
 from lambda_handlers.common.errors import client_error_code
 from lambda_handlers.common.records import Counter, SqsRecordInfo
-
-METRIC_ADDRESS_SUPPRESSED = "AddressSuppressed"
-METRIC_ADDRESS_ALREADY_SUPPRESSED = "AddressAlreadySuppressed"
-METRIC_ACCOUNT_SUPPRESSION_ADDED = "AccountSuppressionAdded"
-METRIC_SOFT_BOUNCE_RECORDED = "SoftBounceRecorded"
-METRIC_SOFT_BOUNCE_THRESHOLD_REACHED = "SoftBounceThresholdReached"
-METRIC_NOT_SPAM_COMPLAINT_IGNORED = "NotSpamComplaintIgnored"
-METRIC_ALERT = "AlertRaised"
-METRIC_ALERT_SUMMARY_PUBLISHED = "AlertSummaryPublished"
-METRIC_ALERT_PUBLISH_FAILED = "AlertPublishFailed"
+from lambda_handlers.contracts import (
+    METRIC_ACCOUNT_SUPPRESSION_ADDED,
+    METRIC_ADDRESS_ALREADY_SUPPRESSED,
+    METRIC_ADDRESS_SUPPRESSED,
+    METRIC_ALERT,
+    METRIC_ALERT_PUBLISH_FAILED,
+    METRIC_ALERT_SUMMARY_PUBLISHED,
+    METRIC_INVALID_RECIPIENT_SKIPPED,
+    METRIC_NOT_SPAM_COMPLAINT_IGNORED,
+    METRIC_SOFT_BOUNCE_RECORDED,
+    METRIC_SOFT_BOUNCE_THRESHOLD_REACHED,
+)
 
 
 class BounceService:
@@ -83,6 +85,14 @@ class BounceService:
             "message_id": record.message_id,
         }
         self.logger.info("SES event received", extra=log)
+        if event.invalid_recipients:
+            # The valid recipients are still handled; the skipped entries are named by field path only.
+            for _ in event.invalid_recipients:
+                self.count(METRIC_INVALID_RECIPIENT_SKIPPED)
+            self.logger.warning(
+                "Recipients without a valid e-mail address were skipped",
+                extra={**log, "invalid_recipients": list(event.invalid_recipients[:20])},
+            )
         if decision.ignored_complaint:
             self.count(METRIC_NOT_SPAM_COMPLAINT_IGNORED)
             self.logger.info("Complaint with feedback type not-spam; nothing suppressed", extra=log)

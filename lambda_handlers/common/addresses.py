@@ -1,34 +1,11 @@
-"""E-mail address validation, normalisation and masking (pure functions, no dependencies)."""
+"""E-mail address normalisation and masking for the handlers (pure functions, no dependencies).
+
+Validation is part of the contract with the constructs: :func:`lambda_handlers.contracts.is_valid_email`.
+"""
 
 from __future__ import annotations
 
-import re
 from email.utils import parseaddr
-
-MAX_ADDRESS_LENGTH = 254
-MAX_LOCAL_PART_LENGTH = 64
-
-# RFC 5322 dot-atom characters for the local part (SES requires 7-bit ASCII local parts).
-_LOCAL_PART = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$")
-# Domain labels: letters, digits, hyphens (IDNs must be Punycode-encoded, as SES requires).
-_DOMAIN_LABEL = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
-_TLD = re.compile(r"^(?:[A-Za-z]{2,63}|xn--[A-Za-z0-9-]{1,59})$")
-
-
-def is_valid_email(value: object) -> bool:
-    """A pragmatic check: one ``@``, a dot-atom local part, a domain with a dot, no whitespace or
-    control characters, at most 254 characters. Quoted local parts and IP-literal domains are rejected."""
-    if not isinstance(value, str) or not value or len(value) > MAX_ADDRESS_LENGTH:
-        return False
-    if value.count("@") != 1:
-        return False
-    local, domain = value.split("@")
-    if not local or len(local) > MAX_LOCAL_PART_LENGTH or not _LOCAL_PART.fullmatch(local):
-        return False
-    labels = domain.split(".")
-    if len(labels) < 2 or not all(_DOMAIN_LABEL.fullmatch(label) for label in labels):
-        return False
-    return bool(_TLD.fullmatch(labels[-1]))
 
 
 def normalize_address(value: str) -> str:

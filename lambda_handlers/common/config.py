@@ -9,16 +9,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from email.utils import parseaddr
 
-from lambda_handlers.common.addresses import is_valid_email
+from lambda_handlers import contracts
 from lambda_handlers.common.errors import ConfigError
-
-DEFAULT_METRICS_NAMESPACE = "NotificationConstructs"
-
-# Variables shared by every handler (Powertools itself reads POWERTOOLS_SERVICE_NAME, POWERTOOLS_LOG_LEVEL).
-METRICS_NAMESPACE_ENV = "POWERTOOLS_METRICS_NAMESPACE"
-DEAD_LETTER_QUEUE_URL_ENV = "DEAD_LETTER_QUEUE_URL"
+from lambda_handlers.contracts import (
+    DEAD_LETTER_QUEUE_URL_ENV,
+    DEFAULT_METRICS_NAMESPACE,
+    METRICS_NAMESPACE_ENV,
+)
 
 _TRUE = frozenset({"true", "1", "yes", "on"})
 _FALSE = frozenset({"false", "0", "no", "off", ""})
@@ -75,14 +73,11 @@ def bool_value(environ: Mapping[str, str], name: str, *, default: bool) -> bool:
 def sender_address(environ: Mapping[str, str], name: str) -> str:
     """A From address: ``orders@example.com`` or ``Shop <orders@example.com>``."""
     value = required_str(environ, name)
-    display_name, address = parseaddr(value)
-    if not is_valid_email(address) or ("<" in value and not value.rstrip().endswith(">")):
+    if contracts.sender_address(value) is None:
         raise ConfigError(
             f"environment variable {name} must be an e-mail address like 'orders@example.com' "
-            f"or 'Shop <orders@example.com>', got {value!r}"
+            f"or 'Shop <orders@example.com>' (no line breaks), got {value!r}"
         )
-    if "\n" in display_name or "\r" in display_name:
-        raise ConfigError(f"environment variable {name} must not contain line breaks")
     return value
 
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from lambda_handlers.common.aws import LazyClient
+from lambda_handlers.contracts import FAILURE_REASON_ATTRIBUTE, SOURCE_MESSAGE_ID_ATTRIBUTE
 
-FAILURE_REASON_ATTRIBUTE = "failure_reason"
-SOURCE_MESSAGE_ID_ATTRIBUTE = "source_message_id"
 _MAX_REASON_LENGTH = 1024
 
 

@@ -6,7 +6,9 @@ An SNS -> SQS subscription delivers either
 - without it: the SNS envelope ``{"Type": "Notification", "MessageId": ..., "TopicArn": ...,
   "Message": "<the published message as a JSON string>", ...}``.
 
-:func:`unwrap_message` accepts both and returns the published message as a ``dict``. JSON numbers with a
+:func:`unwrap_message` accepts both and returns the published message as a ``dict``. A body with SNS's
+keys (``Type: Notification``, or ``Message`` next to ``TopicArn`` / ``Type``) is an envelope and must be
+a well-formed one: its errors are reported as envelope errors, never as errors of the message. JSON numbers with a
 fraction are parsed as :class:`~decimal.Decimal` (never ``float``), ``NaN``/``Infinity`` are rejected.
 """
 
@@ -18,7 +20,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from lambda_handlers.common.errors import InvalidMessageError
+from lambda_handlers.common.errors import EnvelopeError, InvalidMessageError
 
 
 @dataclass(frozen=True)
@@ -46,25 +48,23 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"invalid JSON constant {name}")
 
 
-def _is_sns_envelope(value: Mapping[str, Any]) -> bool:
-    return (
-        value.get("Type") == "Notification" and isinstance(value.get("Message"), str) and "TopicArn" in value
+def _looks_like_sns_envelope(value: Mapping[str, Any]) -> bool:
+    """SNS's own keys at the top level: a raw order / SES event has none of them."""
+    return value.get("Type") == "Notification" or (
+        "Message" in value and ("TopicArn" in value or "Type" in value)
     )
 
 
-def unwrap_message(body: object) -> UnwrappedMessage:
-    """Parse an SQS record body into the published message (raw or inside an SNS envelope).
-
-    Raises :class:`InvalidMessageError` (a permanent error) for anything that is not a JSON object.
-    """
-    if not isinstance(body, str):
-        raise InvalidMessageError(f"record body must be a string, got {type(body).__name__}")
-    if not body.strip():
-        raise InvalidMessageError("record body is empty")
-    outer = _loads_object(body, "record body")
-    if not _is_sns_envelope(outer):
-        return UnwrappedMessage(message=outer, sns_envelope=False)
-    inner = _loads_object(outer["Message"], "SNS Message")
+def _unwrap_envelope(outer: Mapping[str, Any]) -> UnwrappedMessage:
+    if outer.get("Type") != "Notification":
+        raise EnvelopeError('SNS envelope: Type must be "Notification"')
+    text = outer.get("Message")
+    if not isinstance(text, str):
+        raise EnvelopeError("SNS envelope: Message must be a string")
+    try:
+        inner = _loads_object(text, "SNS envelope: Message")
+    except InvalidMessageError as exc:
+        raise EnvelopeError(exc.reason) from None
     message_id = outer.get("MessageId")
     topic_arn = outer.get("TopicArn")
     return UnwrappedMessage(
@@ -73,3 +73,20 @@ def unwrap_message(body: object) -> UnwrappedMessage:
         sns_message_id=message_id if isinstance(message_id, str) else None,
         topic_arn=topic_arn if isinstance(topic_arn, str) else None,
     )
+
+
+def unwrap_message(body: object) -> UnwrappedMessage:
+    """Parse an SQS record body into the published message (raw or inside an SNS envelope).
+
+    Raises :class:`InvalidMessageError` (a permanent error) for anything that is not a JSON object, and
+    its subclass :class:`EnvelopeError` (reason ``SNS envelope: ...``) for an SNS envelope that is
+    malformed (``Type`` other than ``Notification``, ``Message`` missing, not a string, not a JSON object).
+    """
+    if not isinstance(body, str):
+        raise InvalidMessageError(f"record body must be a string, got {type(body).__name__}")
+    if not body.strip():
+        raise InvalidMessageError("record body is empty")
+    outer = _loads_object(body, "record body")
+    if not _looks_like_sns_envelope(outer):
+        return UnwrappedMessage(message=outer, sns_envelope=False)
+    return _unwrap_envelope(outer)

@@ -16,6 +16,7 @@ the record is retried and, after ``maxReceiveCount`` receives, SQS redrives it t
 
 from __future__ import annotations
 
+import traceback
 from typing import Any
 
 
@@ -33,6 +34,10 @@ class PermanentError(Exception):
 
 class InvalidMessageError(PermanentError):
     """The message body is not valid JSON or not a JSON object."""
+
+
+class EnvelopeError(InvalidMessageError):
+    """The record body is an SNS envelope, but a malformed one (its reason starts with ``SNS envelope:``)."""
 
 
 class SchemaError(PermanentError):
@@ -151,3 +156,23 @@ def as_transient(exc: BaseException, action: str) -> TransientError:
     """Wrap a retryable AWS error in a :class:`TransientError` naming the failed ``action``."""
     code = client_error_code(exc) or type(exc).__name__
     return TransientError(f"{action} failed with a retryable error ({code})", code=code)
+
+
+def safe_traceback(exc: BaseException) -> str:
+    """The traceback of ``exc`` (and its causes) with every exception *message* left out.
+
+    Frames show file, line, function and source line only: exception messages may carry input text or an
+    AWS error message (``MessageRejected: Email address is not verified ... jane@example.com``), which
+    must never reach the logs. Each exception is shown as its type plus, for AWS errors, the error code.
+    """
+    parts: list[str] = []
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        frames = "".join(traceback.format_list(traceback.extract_tb(current.__traceback__)))
+        code = client_error_code(current)
+        label = type(current).__qualname__ + (f" (error code {code})" if code else "")
+        parts.append(f"Traceback (most recent call last):\n{frames}{label}")
+        current = current.__cause__ or (None if current.__suppress_context__ else current.__context__)
+    return "\n\nwhich was raised while handling\n\n".join(reversed(parts))

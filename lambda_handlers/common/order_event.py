@@ -22,28 +22,48 @@ the field but never contains its value (the value may be personal data).
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from lambda_handlers.common.addresses import is_valid_email
-from lambda_handlers.common.errors import SchemaError, UnsupportedSchemaVersionError
+from lambda_handlers.common.errors import PermanentError, SchemaError, UnsupportedSchemaVersionError
+from lambda_handlers.contracts import (
+    MAX_NAME_LENGTH,
+    MAX_ORDER_ITEMS,
+    MAX_QUANTITY,
+    MAX_SKU_LENGTH,
+    ORDER_ID_PATTERN,
+    ORDER_PLACED_EVENT_TYPE,
+    ORDER_SCHEMA_MAJOR_VERSION,
+    is_valid_email,
+)
 
-SCHEMA_MAJOR_VERSION = 1
-EVENT_TYPE = "order.placed"
-MAX_ITEMS = 100
-MAX_NAME_LENGTH = 200
-MAX_SKU_LENGTH = 100
-MAX_QUANTITY = 1_000_000
-
-ORDER_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _SCHEMA_VERSION = re.compile(r"^(0|[1-9][0-9]{0,5})\.(0|[1-9][0-9]{0,5})(?:\.(0|[1-9][0-9]{0,5}))?$")
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 _DECIMAL = re.compile(r"^[0-9]{1,18}(?:\.[0-9]{1,6})?$")
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+_SURROGATES = re.compile(r"[\ud800-\udfff]")
+
+MIN_PLACED_AT_YEAR = 1970
+MAX_PLACED_AT_YEAR = 9998
+"""``placed_at`` must fall within these years (in UTC): anything else is a producer bug, and year 9999 or
+year 1 with an offset cannot even be converted to UTC."""
+
+ORDER_ID_REUSED_REASON = "order_id reused with different content"
+"""The permanent-failure reason of both order consumers for an order id that arrives with other content."""
+
+
+class OrderIdReusedError(PermanentError):
+    """The order id was already handled with different content (a producer bug): never overwrite or
+    mail it, dead-letter the record. A true duplicate (same :func:`order_fingerprint`) is not an error."""
+
+    def __init__(self) -> None:
+        super().__init__(ORDER_ID_REUSED_REASON)
 
 
 @dataclass(frozen=True)
@@ -78,7 +98,7 @@ class OrderPlaced:
 
     @property
     def event_type(self) -> str:
-        return EVENT_TYPE
+        return ORDER_PLACED_EVENT_TYPE
 
 
 def _require(message: Mapping[str, Any], field: str, path: str) -> Any:
@@ -87,9 +107,17 @@ def _require(message: Mapping[str, Any], field: str, path: str) -> Any:
     return message[field]
 
 
+def _unicode(value: str, path: str) -> str:
+    """Reject lone surrogates (JSON allows ``"\\ud800"``, UTF-8 cannot encode it: boto3 would crash)."""
+    if _SURROGATES.search(value):
+        raise SchemaError(f"{path}: must be valid Unicode (no lone surrogates)")
+    return value
+
+
 def _text(value: Any, path: str, *, max_length: int) -> str:
     if not isinstance(value, str):
         raise SchemaError(f"{path}: must be a string")
+    _unicode(value, path)
     if not value.strip():
         raise SchemaError(f"{path}: must not be empty")
     if len(value) > max_length:
@@ -118,9 +146,9 @@ def parse_schema_version(value: Any) -> str:
     if not match:
         raise SchemaError('schema_version: must look like "<major>.<minor>", e.g. "1.0"')
     major = int(match.group(1))
-    if major != SCHEMA_MAJOR_VERSION:
+    if major != ORDER_SCHEMA_MAJOR_VERSION:
         raise UnsupportedSchemaVersionError(
-            f"schema_version: major version {major} is not supported (supported: {SCHEMA_MAJOR_VERSION}.x)"
+            f"schema_version: major version {major} is not supported (supported: {ORDER_SCHEMA_MAJOR_VERSION}.x)"
         )
     return value
 
@@ -134,6 +162,14 @@ def _placed_at(value: Any) -> datetime:
         raise SchemaError("placed_at: must be an ISO-8601 timestamp") from None
     if parsed.tzinfo is None or parsed.utcoffset() is None:
         raise SchemaError("placed_at: must include a time zone (e.g. 'Z' or '+02:00')")
+    try:
+        in_utc = parsed.astimezone(UTC)
+    except OverflowError:  # e.g. 9999-12-31T23:59:59-01:00
+        in_utc = None
+    if in_utc is None or not MIN_PLACED_AT_YEAR <= in_utc.year <= MAX_PLACED_AT_YEAR:
+        raise SchemaError(
+            f"placed_at: must be between the years {MIN_PLACED_AT_YEAR} and {MAX_PLACED_AT_YEAR}"
+        )
     return parsed
 
 
@@ -166,18 +202,18 @@ def parse_order_placed(message: Mapping[str, Any]) -> OrderPlaced:
         raise SchemaError("message: must be a JSON object")
     schema_version = parse_schema_version(_require(message, "schema_version", ""))
     event_type = _require(message, "event_type", "")
-    if event_type != EVENT_TYPE:
-        raise SchemaError(f"event_type: must be {EVENT_TYPE!r}")
+    if event_type != ORDER_PLACED_EVENT_TYPE:
+        raise SchemaError(f"event_type: must be {ORDER_PLACED_EVENT_TYPE!r}")
     order_id = _require(message, "order_id", "")
     if not isinstance(order_id, str) or not ORDER_ID_PATTERN.fullmatch(order_id):
-        raise SchemaError("order_id: must match ^[A-Za-z0-9_-]{1,64}$")
+        raise SchemaError(f"order_id: must match {ORDER_ID_PATTERN.pattern}")
     placed_at = _placed_at(_require(message, "placed_at", ""))
     customer = _customer(_require(message, "customer", ""))
     raw_items = _require(message, "items", "")
     if not isinstance(raw_items, list):
         raise SchemaError("items: must be a list")
-    if not 1 <= len(raw_items) <= MAX_ITEMS:
-        raise SchemaError(f"items: must contain between 1 and {MAX_ITEMS} items")
+    if not 1 <= len(raw_items) <= MAX_ORDER_ITEMS:
+        raise SchemaError(f"items: must contain between 1 and {MAX_ORDER_ITEMS} items")
     items = tuple(_item(raw, index) for index, raw in enumerate(raw_items))
     currency = _require(message, "currency", "")
     if not isinstance(currency, str) or not _CURRENCY.fullmatch(currency):
@@ -195,6 +231,24 @@ def parse_order_placed(message: Mapping[str, Any]) -> OrderPlaced:
         currency=currency,
         total=total,
     )
+
+
+def order_fingerprint(order: OrderPlaced) -> str:
+    """SHA-256 of the order's content (not of its schema version, envelope or extra fields): equal for a
+    redelivered event, different for another order under the same id. Both order consumers compare it."""
+    canonical = {
+        "order_id": order.order_id,
+        "placed_at": order.placed_at.isoformat(),
+        "customer": {"email": order.customer.email, "name": order.customer.name},
+        "items": [
+            [item.sku, item.name, item.quantity, format_amount(item.unit_price.normalize())]
+            for item in order.items
+        ],
+        "currency": order.currency,
+        "total": format_amount(order.total.normalize()),
+    }
+    encoded = json.dumps(canonical, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(encoded.encode("utf-8")).hexdigest()
 
 
 def format_amount(amount: Decimal) -> str:

@@ -10,7 +10,7 @@ queue's redrive policy moves it to the DLQ).
   ``DEAD_LETTER_QUEUE_URL`` and return ``None`` (no pointless retries); if no DLQ is configured or the
   forward fails, raise so that SQS keeps the record;
 - transient error (throttling, 5xx, connection) -> log at WARNING and raise (retry);
-- anything else -> log with traceback at ERROR and raise (retry, then redrive).
+- anything else -> log at ERROR with a traceback stripped of exception messages, raise (retry, redrive).
 """
 
 from __future__ import annotations
@@ -22,18 +22,18 @@ from typing import Any, TypeVar
 from aws_lambda_powertools import Logger
 
 from lambda_handlers.common.dlq import DeadLetterForwarder
-from lambda_handlers.common.errors import PermanentError, client_error_code, is_transient
+from lambda_handlers.common.errors import PermanentError, client_error_code, is_transient, safe_traceback
+from lambda_handlers.contracts import (
+    METRIC_DEAD_LETTER_FORWARD_FAILED,
+    METRIC_DEAD_LETTERED,
+    METRIC_PERMANENT_FAILURE,
+    METRIC_TRANSIENT_FAILURE,
+    METRIC_UNEXPECTED_FAILURE,
+)
 
 T = TypeVar("T")
 Counter = Callable[[str], None]
 """Adds 1 to the named metric (the handlers pass a Powertools ``Metrics.add_metric`` wrapper)."""
-
-# Metric names emitted by the policy (the handlers add their own business metrics).
-METRIC_PERMANENT_FAILURE = "PermanentFailure"
-METRIC_DEAD_LETTERED = "DeadLettered"
-METRIC_DEAD_LETTER_FORWARD_FAILED = "DeadLetterForwardFailed"
-METRIC_TRANSIENT_FAILURE = "TransientFailure"
-METRIC_UNEXPECTED_FAILURE = "UnexpectedFailure"
 
 
 @dataclass(frozen=True)
@@ -120,8 +120,14 @@ def process_with_error_policy(
             )
         else:
             count(METRIC_UNEXPECTED_FAILURE)
-            logger.exception(
+            # Not logger.exception: the traceback's exception messages may carry input or AWS error text.
+            logger.error(
                 "Unexpected error; the record will be retried",
-                extra={**log_context, "error_type": type(exc).__name__, "error_code": error_code},
+                extra={
+                    **log_context,
+                    "error_type": type(exc).__name__,
+                    "error_code": error_code,
+                    "traceback": safe_traceback(exc),
+                },
             )
         raise

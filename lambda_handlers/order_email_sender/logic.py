@@ -8,12 +8,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from lambda_handlers.common.order_event import OrderPlaced, format_amount
-
-EVENT_TYPE_TAG_VALUE = "order-placed"
-"""SES tag values allow only ASCII letters, digits, ``_`` and ``-``: ``order.placed`` -> ``order-placed``."""
-
-TEMPLATE_DATA_KEYS = ("order_id", "customer_name", "placed_at", "currency", "total", "items")
-TEMPLATE_ITEM_KEYS = ("sku", "name", "quantity", "unit_price", "line_total")
+from lambda_handlers.contracts import (
+    DEFAULT_SUBJECT,
+    EVENT_TYPE_TAG,
+    ORDER_ID_TAG,
+    ORDER_PLACED_TAG_VALUE,
+    TEMPLATE_HTML_KEY,
+)
 
 
 @dataclass(frozen=True)
@@ -29,7 +30,7 @@ class EmailSettings:
 class TemplateContent:
     template_name: str
     template_data: str
-    """JSON object with the keys :data:`TEMPLATE_DATA_KEYS`."""
+    """JSON object with the keys :data:`lambda_handlers.contracts.TEMPLATE_DATA_KEYS`."""
 
 
 @dataclass(frozen=True)
@@ -97,9 +98,11 @@ Decision = SkipSuppressed | SendConfirmation
 def template_data(order: OrderPlaced) -> dict[str, Any]:
     """The ``TemplateData`` object the SES template (Handlebars) is rendered with.
 
-    Amounts are decimal strings, ``quantity`` is an integer.
+    Amounts are decimal strings, ``quantity`` is an integer. SES inserts template data as it is, also
+    into the HTML part, so every value is repeated HTML-escaped under ``html`` (``TEMPLATE_HTML_KEY``):
+    the HTML part uses ``{{html.customer_name}}``, the text part and the subject ``{{customer_name}}``.
     """
-    return {
+    values: dict[str, Any] = {
         "order_id": order.order_id,
         "customer_name": order.customer.name,
         "placed_at": order.placed_at.isoformat(),
@@ -116,10 +119,21 @@ def template_data(order: OrderPlaced) -> dict[str, Any]:
             for item in order.items
         ],
     }
+    return {**values, TEMPLATE_HTML_KEY: _escaped(values)}
+
+
+def _escaped(value: Any) -> Any:
+    """``value`` with every string and number HTML-escaped (quotes too: safe in attributes)."""
+    if isinstance(value, dict):
+        return {key: _escaped(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_escaped(item) for item in value]
+    return html.escape(str(value), quote=True)
 
 
 def subject_line(order: OrderPlaced) -> str:
-    return f"Your order {order.order_id} is confirmed"
+    """:data:`~lambda_handlers.contracts.DEFAULT_SUBJECT`, rendered (the order id is plain text)."""
+    return DEFAULT_SUBJECT.replace("{{order_id}}", order.order_id)
 
 
 def simple_content(order: OrderPlaced) -> SimpleContent:
@@ -160,7 +174,7 @@ def simple_content(order: OrderPlaced) -> SimpleContent:
 
 def email_tags(order: OrderPlaced) -> tuple[tuple[str, str], ...]:
     """SES message tags; they come back in every SES event of this message (event publishing)."""
-    return (("order_id", order.order_id), ("event_type", EVENT_TYPE_TAG_VALUE))
+    return ((ORDER_ID_TAG, order.order_id), (EVENT_TYPE_TAG, ORDER_PLACED_TAG_VALUE))
 
 
 def build_request(order: OrderPlaced, settings: EmailSettings) -> SendEmailRequest:

@@ -7,14 +7,7 @@ either raw (SNS raw message delivery) or wrapped in the SNS notification envelop
 from __future__ import annotations
 
 from lambda_handlers.common.envelope import unwrap_message
-from lambda_handlers.common.order_event import (
-    EVENT_TYPE,
-    SCHEMA_MAJOR_VERSION,
-    Customer,
-    LineItem,
-    OrderPlaced,
-    parse_order_placed,
-)
+from lambda_handlers.common.order_event import Customer, LineItem, OrderPlaced, parse_order_placed
 
 
 def parse_record_body(body: str) -> OrderPlaced:
@@ -23,8 +16,6 @@ def parse_record_body(body: str) -> OrderPlaced:
 
 
 __all__ = [
-    "EVENT_TYPE",
-    "SCHEMA_MAJOR_VERSION",
     "Customer",
     "LineItem",
     "OrderPlaced",

@@ -14,14 +14,21 @@ from aws_lambda_powertools.utilities.idempotency import (
 from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyAlreadyInProgressError,
     IdempotencyPersistenceLayerError,
+    IdempotencyValidationError,
 )
 from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
 
 from lambda_handlers.common.addresses import mask_address
-from lambda_handlers.common.aws import make_client
+from lambda_handlers.common.aws import MIN_RECORD_SECONDS, deadline, make_client
 from lambda_handlers.common.dlq import DeadLetterForwarder, dead_letter_forwarder
 from lambda_handlers.common.errors import TransientError, is_transient
+from lambda_handlers.common.order_event import OrderIdReusedError, order_fingerprint
 from lambda_handlers.common.records import Counter, SqsRecordInfo
+from lambda_handlers.contracts import (
+    METRIC_DUPLICATE_SKIPPED,
+    METRIC_EMAIL_SENT,
+    METRIC_RECIPIENT_SUPPRESSED,
+)
 from lambda_handlers.order_email_sender.config import SenderConfig
 from lambda_handlers.order_email_sender.gateways import (
     DynamoDbSuppressionList,
@@ -38,10 +45,10 @@ if TYPE_CHECKING:
 
 IDEMPOTENCY_KEY_PREFIX = "order-confirmation"
 """Idempotency records have the id ``order-confirmation#<md5 of the order id>``."""
-
-METRIC_EMAIL_SENT = "ConfirmationSent"
-METRIC_RECIPIENT_SUPPRESSED = "RecipientSuppressed"
-METRIC_DUPLICATE_SKIPPED = "DuplicateSkipped"
+IDEMPOTENCY_KEY_FIELD = "order_id"
+CONTENT_FIELD = "content_sha256"
+"""The idempotent payload is ``{order_id, content_sha256}``: the record is keyed by the order id and stores
+the hash of the order's content fingerprint, which Powertools validates on every later delivery."""
 
 STATUS_SENT = "sent"
 STATUS_SUPPRESSED = "suppressed"
@@ -80,14 +87,15 @@ class OrderConfirmationService:
         self.logger = logger
         self.count = count
         self.idempotency_config = IdempotencyConfig(
-            event_key_jmespath="order_id",
+            event_key_jmespath=IDEMPOTENCY_KEY_FIELD,
+            payload_validation_jmespath=CONTENT_FIELD,
             raise_on_no_idempotency_key=True,
             expires_after_seconds=idempotency_ttl_seconds,
             response_hook=_mark_replayed,
         )
         self._confirm_once = idempotent_function(
             self._confirm,
-            data_keyword_argument="order",
+            data_keyword_argument="key",
             persistence_store=persistence_store,
             config=self.idempotency_config,
             key_prefix=IDEMPOTENCY_KEY_PREFIX,
@@ -97,7 +105,7 @@ class OrderConfirmationService:
         """In-progress idempotency records expire with the invocation (a timed-out send can be retried)."""
         self.idempotency_config.register_lambda_context(context)
 
-    def _confirm(self, *, order: OrderPlaced) -> dict[str, Any]:
+    def _confirm(self, *, key: dict[str, str], order: OrderPlaced) -> dict[str, Any]:
         suppressed = self.suppressions.is_suppressed(order.customer.email)
         decision = decide(order, suppressed=suppressed, settings=self.settings)
         if isinstance(decision, SkipSuppressed):
@@ -107,8 +115,12 @@ class OrderConfirmationService:
 
     def confirm(self, order: OrderPlaced) -> ConfirmationOutcome:
         """Send the confirmation unless the order was already handled or the recipient is suppressed."""
+        key = {IDEMPOTENCY_KEY_FIELD: order.order_id, CONTENT_FIELD: order_fingerprint(order)}
         try:
-            result = self._confirm_once(order=order)
+            result = self._confirm_once(key=key, order=order)
+        except IdempotencyValidationError as exc:
+            # The order id was handled (or is being handled) with other content: never mail it.
+            raise OrderIdReusedError() from exc
         except IdempotencyAlreadyInProgressError as exc:
             # Another delivery of the same order is being processed right now: try again later.
             raise TransientError("order is already being processed by another invocation") from exc
@@ -125,6 +137,7 @@ class OrderConfirmationService:
         )
 
     def process(self, record: SqsRecordInfo) -> ConfirmationOutcome:
+        deadline.require(MIN_RECORD_SECONDS, "a record")
         order = parse_record_body(record.body)
         outcome = self.confirm(order)
         log = {

@@ -6,8 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from lambda_handlers.common import config as env
-
-ORDERS_TABLE_NAME_ENV = "ORDERS_TABLE_NAME"
+from lambda_handlers.contracts import ORDERS_TABLE_NAME_ENV
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from lambda_handlers.common.aws import deadline
 from lambda_handlers.common.config import metrics_namespace
 from lambda_handlers.common.lazy import Lazy
 from lambda_handlers.common.observability import counter
@@ -48,6 +49,7 @@ def record_handler(record: SQSRecord) -> None:
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     get_service()  # a ConfigError fails the invocation loudly (deployment bug)
-    return process_partial_response(
-        event=event, record_handler=record_handler, processor=processor, context=context
-    )
+    with deadline.running(context):  # every AWS call and record start is bounded by the time left
+        return process_partial_response(
+            event=event, record_handler=record_handler, processor=processor, context=context
+        )

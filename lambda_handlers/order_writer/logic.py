@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from lambda_handlers.common.order_event import OrderPlaced, format_amount
+from lambda_handlers.common.order_event import OrderPlaced, format_amount, order_fingerprint
 
 
 class ExistingOrder(StrEnum):
@@ -25,23 +23,6 @@ class OrderRecord:
 
     item: dict[str, Any]
     fingerprint: str
-
-
-def order_fingerprint(order: OrderPlaced) -> str:
-    """SHA-256 of the order's content (not of its schema version): equal for a redelivered event."""
-    canonical = {
-        "order_id": order.order_id,
-        "placed_at": order.placed_at.isoformat(),
-        "customer": {"email": order.customer.email, "name": order.customer.name},
-        "items": [
-            [item.sku, item.name, item.quantity, format_amount(item.unit_price.normalize())]
-            for item in order.items
-        ],
-        "currency": order.currency,
-        "total": format_amount(order.total.normalize()),
-    }
-    encoded = json.dumps(canonical, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(encoded.encode("utf-8")).hexdigest()
 
 
 def order_record(order: OrderPlaced, *, received_at: datetime, source_message_id: str) -> OrderRecord:

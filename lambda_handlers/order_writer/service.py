@@ -7,21 +7,19 @@ from datetime import UTC, datetime
 
 from aws_lambda_powertools import Logger
 
+from lambda_handlers.common.aws import MIN_RECORD_SECONDS, deadline
 from lambda_handlers.common.dlq import DeadLetterForwarder, dead_letter_forwarder
-from lambda_handlers.common.errors import PermanentError
+from lambda_handlers.common.order_event import OrderIdReusedError
 from lambda_handlers.common.records import Counter, SqsRecordInfo
+from lambda_handlers.contracts import (
+    METRIC_DUPLICATE_ORDER,
+    METRIC_ORDER_ID_CONFLICT,
+    METRIC_ORDER_STORED,
+)
 from lambda_handlers.order_writer.config import WriterConfig
 from lambda_handlers.order_writer.gateways import DynamoDbOrderStore, OrderStore
 from lambda_handlers.order_writer.logic import ExistingOrder, classify_existing, order_record
 from lambda_handlers.order_writer.models import parse_record_body
-
-METRIC_ORDER_STORED = "OrderStored"
-METRIC_DUPLICATE_ORDER = "DuplicateOrder"
-METRIC_ORDER_ID_CONFLICT = "OrderIdConflict"
-
-
-class OrderIdConflictError(PermanentError):
-    """The order id is already stored with different content."""
 
 
 class OrderWriterService:
@@ -42,6 +40,7 @@ class OrderWriterService:
 
     def process(self, record: SqsRecordInfo) -> ExistingOrder | None:
         """Returns ``None`` when the order was stored, else how the existing item was treated."""
+        deadline.require(MIN_RECORD_SECONDS, "a record")
         order = parse_record_body(record.body)
         stored = order_record(order, received_at=self.clock(), source_message_id=record.message_id)
         result = self.store.put_if_absent(stored.item)
@@ -55,7 +54,7 @@ class OrderWriterService:
         )
         if existing is ExistingOrder.CONFLICT:
             self.count(METRIC_ORDER_ID_CONFLICT)
-            raise OrderIdConflictError("order_id is already stored with different content")
+            raise OrderIdReusedError()
         self.count(METRIC_DUPLICATE_ORDER)
         self.logger.info("Order already stored (redelivery); nothing written", extra=log)
         return existing

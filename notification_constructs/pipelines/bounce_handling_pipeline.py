@@ -13,6 +13,7 @@ from aws_cdk import aws_sns_subscriptions as subs
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from lambda_handlers import contracts
 from notification_constructs._defaults import allow_sns_to_use_key, at_or_above_alarm, new_cmk
 from notification_constructs._tables import new_table
 from notification_constructs._validation import Problems, acknowledge, is_token, is_valid_email
@@ -60,8 +61,8 @@ class BounceHandlingPipeline(Construct):
         event_types: Sequence[ses.EmailSendingEvent] = DEFAULT_EVENT_TYPES,
         suppression_table: dynamodb.ITable | None = None,
         alert_email: str | None = None,
-        soft_bounce_threshold: int = 3,
-        soft_bounce_window: Duration = Duration.hours(72),  # noqa: B008 - immutable value
+        soft_bounce_threshold: int = contracts.DEFAULT_SOFT_BOUNCE_THRESHOLD,
+        soft_bounce_window: Duration = Duration.hours(contracts.DEFAULT_SOFT_BOUNCE_WINDOW_HOURS),  # noqa: B008 - immutable value
         use_account_suppression_list: bool = False,
         bounce_rate_warning: float = DEFAULT_BOUNCE_RATE_WARNING,
         complaint_rate_warning: float = DEFAULT_COMPLAINT_RATE_WARNING,
@@ -73,8 +74,9 @@ class BounceHandlingPipeline(Construct):
             reject, rendering failure, delivery delay. Bounce and complaint are required.
         :param suppression_table: Default: - a new table (partition key ``address``).
         :param alert_email: Subscribe this address to :attr:`alert_topic`. Default: - no subscription.
-        :param soft_bounce_threshold: Soft bounces that suppress an address. Default: 3.
-        :param soft_bounce_window: Window in which they are counted. Default: 72 hours.
+        :param soft_bounce_threshold: Soft bounces that suppress an address (1-100). Default: 3.
+        :param soft_bounce_window: Window in which they are counted (whole hours, 1 hour to 365 days).
+            Default: 72 hours.
         :param use_account_suppression_list: Also add addresses to the SES account-level suppression list.
             Default: False (the configuration set already applies it for BOUNCE/COMPLAINT).
         :param bounce_rate_warning: Warning threshold (fraction) below the 5% review rate. Default: 0.02.
@@ -85,14 +87,16 @@ class BounceHandlingPipeline(Construct):
         problems = Problems(self)
         for required in (ses.EmailSendingEvent.BOUNCE, ses.EmailSendingEvent.COMPLAINT):
             problems.check(required in event_types, f"event_types must include {required.name}")
+        low, high = contracts.MIN_SOFT_BOUNCE_THRESHOLD, contracts.MAX_SOFT_BOUNCE_THRESHOLD
         problems.check(
-            is_token(soft_bounce_threshold) or 1 <= soft_bounce_threshold <= 100,
-            f"soft_bounce_threshold {soft_bounce_threshold}: must be 1-100",
+            is_token(soft_bounce_threshold) or low <= soft_bounce_threshold <= high,
+            f"soft_bounce_threshold {soft_bounce_threshold}: must be {low}-{high}",
         )
         window_hours = soft_bounce_window.to_hours()
+        low, high = contracts.MIN_SOFT_BOUNCE_WINDOW_HOURS, contracts.MAX_SOFT_BOUNCE_WINDOW_HOURS
         problems.check(
-            is_token(window_hours) or (window_hours >= 1 and float(window_hours).is_integer()),
-            f"soft_bounce_window: a whole number of hours >= 1 (got {window_hours})",
+            is_token(window_hours) or (low <= window_hours <= high and float(window_hours).is_integer()),
+            f"soft_bounce_window: a whole number of hours from {low} to {high} (got {window_hours})",
         )
         problems.check(
             0 < bounce_rate_warning < BOUNCE_RATE_REVIEW,
@@ -146,12 +150,14 @@ class BounceHandlingPipeline(Construct):
             handler="lambda_handlers.bounce_processor.handler.handler",
             description="Suppresses bounced/complaining addresses and alerts support.",
             environment={
-                "SUPPRESSION_TABLE_NAME": self.suppression_table.table_name,
-                "SOFT_BOUNCE_TABLE_NAME": self.soft_bounce_table.table_name,
-                "SOFT_BOUNCE_THRESHOLD": str(soft_bounce_threshold),
-                "SOFT_BOUNCE_WINDOW_HOURS": str(int(window_hours)),
-                "ALERT_TOPIC_ARN": self.alert_topic.topic_arn,
-                "USE_ACCOUNT_SUPPRESSION_LIST": "true" if use_account_suppression_list else "false",
+                contracts.SUPPRESSION_TABLE_NAME_ENV: self.suppression_table.table_name,
+                contracts.SOFT_BOUNCE_TABLE_NAME_ENV: self.soft_bounce_table.table_name,
+                contracts.SOFT_BOUNCE_THRESHOLD_ENV: str(soft_bounce_threshold),
+                contracts.SOFT_BOUNCE_WINDOW_HOURS_ENV: str(int(window_hours)),
+                contracts.ALERT_TOPIC_ARN_ENV: self.alert_topic.topic_arn,
+                contracts.USE_ACCOUNT_SUPPRESSION_LIST_ENV: "true"
+                if use_account_suppression_list
+                else "false",
             },
             service_name="bounce_processor",
             alarm_topic=self.alert_topic.topic,

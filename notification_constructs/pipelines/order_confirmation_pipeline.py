@@ -10,8 +10,9 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+from lambda_handlers import contracts
 from notification_constructs._tables import new_table
-from notification_constructs._validation import Problems, is_token, is_valid_email, split_display_address
+from notification_constructs._validation import Problems, is_token
 from notification_constructs.email_configuration_set import EmailConfigurationSet
 from notification_constructs.notification_topic import NotificationTopic
 from notification_constructs.order_confirmation_template import OrderConfirmationTemplate
@@ -20,8 +21,6 @@ from notification_constructs.queue_consumer_function import QueueConsumerFunctio
 from notification_constructs.sender_identity import SenderIdentity
 
 __all__ = ["OrderConfirmationPipeline"]
-
-ORDER_PLACED = "order.placed"
 
 
 class OrderConfirmationPipeline(Construct):
@@ -78,12 +77,16 @@ class OrderConfirmationPipeline(Construct):
         """
         super().__init__(scope, id)
         problems = Problems(self)
-        _, address = split_display_address(from_address)
-        if not is_token(address):
+        # The sender's own parser: a value accepted here is accepted by its configuration at run time.
+        _, address = contracts.split_sender_address(from_address)
+        if not is_token(from_address):
+            valid = contracts.sender_address(from_address) is not None
             problems.check(
-                is_valid_email(address), f"from_address {from_address!r} is not a valid e-mail address"
+                valid,
+                f"from_address {from_address!r} is not a valid e-mail address "
+                "('orders@example.com' or 'Shop <orders@example.com>')",
             )
-            if is_valid_email(address) and not is_token(sender.identity_name):
+            if valid and not is_token(sender.identity_name):
                 domain = address.split("@")[1].lower()
                 identity = sender.identity_name.lower()
                 belongs = (
@@ -103,11 +106,12 @@ class OrderConfirmationPipeline(Construct):
         problems.raise_if_any()
 
         self.topic = NotificationTopic(self, "OrderEvents", publishing_services=())
-        order_placed = sns.SubscriptionFilter.string_filter(allowlist=[ORDER_PLACED])
+        order_placed = sns.SubscriptionFilter.string_filter(allowlist=[contracts.ORDER_PLACED_EVENT_TYPE])
+        event_type = contracts.EVENT_TYPE_ATTRIBUTE
         filters: dict[str, Any] = (
-            {"message_body_filter": {"event_type": sns.FilterOrPolicy.filter(order_placed)}}
+            {"message_body_filter": {event_type: sns.FilterOrPolicy.filter(order_placed)}}
             if filter_on_message_body
-            else {"filter_policy": {"event_type": order_placed}}
+            else {"filter_policy": {event_type: order_placed}}
         )
 
         # (a) persist the order
@@ -122,7 +126,7 @@ class OrderConfirmationPipeline(Construct):
             queue=self.writer_queue,
             handler="lambda_handlers.order_writer.handler.handler",
             description="Persists order-placed events (conditional write, redelivery is a no-op).",
-            environment={"ORDERS_TABLE_NAME": self.orders_table.table_name},
+            environment={contracts.ORDERS_TABLE_NAME_ENV: self.orders_table.table_name},
             service_name="order_writer",
             alarm_topic=alarm_topic,
         )
@@ -140,13 +144,13 @@ class OrderConfirmationPipeline(Construct):
         self.email_queue = ProcessingQueue(self, "EmailQueue", alarm_topic=alarm_topic)
         self.email_queue.subscribe_to(self.topic, **filters)
         environment = {
-            "SENDER_ADDRESS": from_address,
-            "CONFIGURATION_SET_NAME": configuration_set.configuration_set_name,
-            "SUPPRESSION_TABLE_NAME": suppression_table.table_name,
-            "IDEMPOTENCY_TABLE_NAME": self.idempotency_table.table_name,
+            contracts.SENDER_ADDRESS_ENV: from_address,
+            contracts.CONFIGURATION_SET_NAME_ENV: configuration_set.configuration_set_name,
+            contracts.SUPPRESSION_TABLE_NAME_ENV: suppression_table.table_name,
+            contracts.IDEMPOTENCY_TABLE_NAME_ENV: self.idempotency_table.table_name,
         }
         if self.template is not None:
-            environment["TEMPLATE_NAME"] = self.template.template_name
+            environment[contracts.TEMPLATE_NAME_ENV] = self.template.template_name
         self.email_sender = QueueConsumerFunction(
             self,
             "EmailSender",

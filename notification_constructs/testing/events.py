@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from lambda_handlers.common.order_event import EVENT_TYPE as ORDER_PLACED_EVENT_TYPE
+from lambda_handlers.contracts import ORDER_PLACED_EVENT_TYPE
 
 __all__ = ["ORDER_PLACED_EVENT_TYPE", "SIMULATOR", "order_placed", "publish_order", "simulator_address"]
 

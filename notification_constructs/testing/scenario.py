@@ -16,7 +16,8 @@ Steps:
 Expected: every valid order stored once; one e-mail per order except the suppressed one; Send for each
 e-mail, Delivery / Bounce / Complaint as the simulator answers; suppressions for the bounce, the
 suppression-list bounce and the complaint, with their reasons; a support alert for the complaint; the
-malformed event in both order DLQs with a reason, the reused id in the writer's DLQ; nothing else in a DLQ.
+malformed event in both order DLQs with a reason, the reused id in both order DLQs with the reason
+"order_id reused with different content" (neither stored nor mailed); nothing else in a DLQ.
 """
 
 from __future__ import annotations
@@ -205,6 +206,7 @@ class OrderPipelinesScenario:
             lambda: (
                 len(self._orders()) >= len(orders) + 1
                 and len(self._dead_letters("WriterDeadLetterQueueUrl")) >= 2
+                and len(self._dead_letters("EmailDeadLetterQueueUrl")) >= 2
                 and self._idempotency_records() >= len(orders) + 1
             ),
         )
@@ -317,13 +319,16 @@ class OrderPipelinesScenario:
             f"writer DLQ {[m['reason'] for m in writer]}, email DLQ {[m['reason'] for m in email]}",
         )
         check(
-            "the reused order id is in the writer DLQ",
-            any("different content" in m["reason"] for m in writer),
-            f"{[m['reason'] for m in writer]}",
+            "the reused order id is in both order DLQs",
+            all(
+                any(m["reason"] == "order_id reused with different content" for m in dlq)
+                for dlq in (writer, email)
+            ),
+            f"writer DLQ {[m['reason'] for m in writer]}, email DLQ {[m['reason'] for m in email]}",
         )
         check(
             "nothing else in a DLQ",
-            len(writer) == 2 and len(email) == 1 and not report.dead_letters["ses-events"],
+            len(writer) == 2 and len(email) == 2 and not report.dead_letters["ses-events"],
             f"writer {len(writer)}, email {len(email)}, ses-events {len(report.dead_letters['ses-events'])}",
         )
         return checks

@@ -290,8 +290,11 @@ def test_informational_events_only_emit_metrics(
 @pytest.mark.parametrize(
     ("message", "reason"),
     [
-        ({"eventType": "Teleport", "mail": {"messageId": "x"}}, "unknown SES event type 'Teleport'"),
-        ({"notificationType": "Reject", "mail": {"messageId": "x"}}, "unknown SES event type 'Reject'"),
+        ({"eventType": "Teleport", "mail": {"messageId": "x"}}, "eventType: unknown SES event type"),
+        (
+            {"notificationType": "Reject", "mail": {"messageId": "x"}},
+            "SES does not send Reject in this format",
+        ),
         ({"Records": []}, "neither eventType nor notificationType"),
         ({"eventType": "Bounce", "mail": {"messageId": "x"}, "bounce": {"bounceType": "Soft"}}, "bounceType"),
     ],
@@ -383,3 +386,133 @@ def test_fails_if_configuration_is_invalid(
     # WHEN / THEN the invocation fails loudly naming the variable
     with pytest.raises(ConfigError, match=variable):
         invoke(sqs_record(json.dumps(load_event("ses_event_send.json"))))
+
+
+def test_valid_recipients_are_suppressed_when_another_one_is_invalid(
+    bounce_env: str, capsys: pytest.CaptureFixture[str], handler_logs: io.StringIO
+) -> None:
+    # GIVEN a permanent bounce for two valid recipients and one entry that is not an address
+    event = load_event("ses_event_bounce.json")
+    event["bounce"]["bouncedRecipients"] = [
+        {"emailAddress": "first@example.net"},
+        {"emailAddress": "not-an-address"},
+        {"emailAddress": "Second@Example.net"},
+    ]
+
+    # WHEN the processor handles it
+    response = invoke(sqs_record(json.dumps(event)))
+
+    # THEN both valid addresses are suppressed, the invalid entry is counted and named by its path
+    assert failed_ids(response) == []
+    assert suppressed("first@example.net") is not None
+    assert suppressed("second@example.net") is not None
+    metrics = emitted_metrics(capsys.readouterr().out)
+    assert metrics["InvalidRecipientSkipped"] == 1
+    assert metrics["AddressSuppressed"] == 2
+    [warning] = [
+        json.loads(line)
+        for line in handler_logs.getvalue().splitlines()
+        if "Recipients without a valid e-mail address" in line
+    ]
+    assert warning["invalid_recipients"] == ["bounce.bouncedRecipients[1].emailAddress"]
+    assert "not-an-address" not in handler_logs.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (
+            json.dumps(
+                {
+                    **load_event("ses_event_bounce.json"),
+                    "bounce": {**load_event("ses_event_bounce.json")["bounce"], "bouncedRecipients": []},
+                }
+            ),
+            "bounce.bouncedRecipients: must not be empty",
+        ),
+        (
+            json.dumps(
+                {
+                    **load_event("ses_event_complaint.json"),
+                    "complaint": {
+                        **load_event("ses_event_complaint.json")["complaint"],
+                        "complainedRecipients": [],
+                    },
+                }
+            ),
+            "complaint.complainedRecipients: must not be empty",
+        ),
+        (
+            json.dumps(
+                {"Type": "Notification", "TopicArn": "arn:aws:sns:eu-west-1:1:t", "Message": {"a": 1}}
+            ),
+            "SNS envelope: Message must be a string",
+        ),
+        (
+            json.dumps(
+                {"Type": "Notification", "TopicArn": "arn:aws:sns:eu-west-1:1:t", "Message": "{not json"}
+            ),
+            "SNS envelope: Message is not valid JSON",
+        ),
+        (
+            json.dumps({"Type": "SubscriptionConfirmation", "TopicArn": "arn:t", "Message": "{}"}),
+            'SNS envelope: Type must be "Notification"',
+        ),
+    ],
+    ids=["empty-bounced", "empty-complained", "message-not-string", "message-not-json", "wrong-type"],
+)
+def test_malformed_recipient_lists_and_envelopes_are_dead_lettered_with_their_reason(
+    bounce_env: str, monkeypatch: pytest.MonkeyPatch, dlq: str, body: str, reason: str
+) -> None:
+    # GIVEN a DLQ and a record that is malformed in its recipients or in its SNS envelope
+    monkeypatch.setenv("DEAD_LETTER_QUEUE_URL", dlq)
+
+    # WHEN it is processed
+    response = invoke(sqs_record(body))
+
+    # THEN it is forwarded with a reason naming the recipient list / the envelope
+    assert failed_ids(response) == []
+    [forwarded] = receive_all(dlq)
+    assert forwarded["MessageAttributes"]["failure_reason"]["StringValue"].startswith(reason)
+    assert boto3.client("dynamodb", region_name=REGION).scan(TableName=SUPPRESSION_TABLE)["Items"] == []
+
+
+def test_bounce_with_a_timestamp_in_year_9999_is_handled(bounce_env: str) -> None:
+    # GIVEN a soft bounce whose timestamp cannot be converted to UTC, but whose mail timestamp can
+    event = soft_bounce("msg-9999", datetime.now(UTC))
+    event["bounce"]["timestamp"] = "9999-12-31T23:59:59-01:00"
+
+    # WHEN it is processed
+    response = invoke(sqs_record(json.dumps(event)))
+
+    # THEN it succeeds using the mail timestamp (no OverflowError)
+    assert failed_ids(response) == []
+    assert soft_bounce_item("soft.bouncer@example.net") is not None
+
+
+def test_alert_summary_of_10000_events_in_one_batch_fits_sns(
+    bounce_env: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN one batch of 10,000 bounced sends that SES rejected (each one an alert), long domains included
+    template = load_event("ses_event_reject.json")
+    records = []
+    for n in range(10_000):
+        event = copy.deepcopy(template)
+        event["mail"]["messageId"] = f"0100018f3a1b1a1a-e9aedb9a-02f9-4d12-a87d-{n:012d}-000000"
+        event["mail"]["destination"] = [f"user{n}.{k}@{'d' * 60}.example.net" for k in range(20)]
+        records.append(sqs_record(json.dumps(event)))
+
+    # WHEN the batch is processed
+    response = invoke(*records)
+
+    # THEN every record succeeds and support receives one summary under SNS's limit, remainder counted
+    assert failed_ids(response) == []
+    [alert] = alerts(bounce_env)
+    assert alert["Subject"] == "SES alert: 10000 Reject"
+    body = alert["Message"]
+    assert len(body.encode("utf-8")) < 256 * 1024
+    assert "10000 SES event(s) need attention" in body
+    assert body.count("  - Reject:") == 50
+    assert "  ... and 9,950 more" in body
+    assert "user1.0@" not in body
+    assert emitted_metrics(capsys.readouterr().out)["AlertSummaryPublished"] == 1

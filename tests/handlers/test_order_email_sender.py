@@ -12,6 +12,7 @@ import pytest
 
 from lambda_handlers.common.errors import ConfigError
 from lambda_handlers.order_email_sender import handler as sender
+from lambda_handlers.order_email_sender.gateways import SEND_MAX_ATTEMPTS
 from tests.handlers.conftest import (
     CONFIGURATION_SET,
     REGION,
@@ -91,6 +92,11 @@ def test_sends_template_with_the_documented_template_data(
     assert params["ConfigurationSetName"] == CONFIGURATION_SET
     assert {"Name": "order_id", "Value": "ord-2024-000123"} in params["EmailTags"]
     data = json.loads(params["Content"]["Template"]["TemplateData"])
+    # (the same values again, HTML-escaped, for the template's HTML part: SES does not escape)
+    escaped = data.pop("html")
+    assert escaped["customer_name"] == "Jane Doe"
+    assert escaped["items"][0]["quantity"] == "2"
+    assert set(escaped) == set(data)
     assert data == {
         "order_id": "ord-2024-000123",
         "customer_name": "Jane Doe",
@@ -149,16 +155,39 @@ def test_duplicate_within_one_batch_sends_once(sender_env: FakeSesExtras) -> Non
     assert len(sent_messages()) == 1
 
 
-def test_throttling_is_retried_and_nothing_is_lost(
+def test_throttling_is_retried_in_process_and_one_email_is_sent(
     sender_env: FakeSesExtras, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # GIVEN SES throttles the next SendEmail call
+    # GIVEN SES throttles the next SendEmail call (a throttling answer proves SES did not accept it)
     injected = inject_client_error(
         sender.get_service().email.client,  # type: ignore[attr-defined]
         "SendEmail",
         code="TooManyRequestsException",
         status=429,
         message="Maximum sending rate exceeded.",
+    )
+
+    # WHEN the batch is processed
+    response = invoke(json.dumps(order()))
+
+    # THEN the sender tried again within the invocation and exactly one e-mail went out
+    assert failed_ids(response) == []
+    assert injected == [1]
+    assert len(sent_messages()) == 1
+    assert "TransientFailure" not in emitted_metrics(capsys.readouterr().out)
+
+
+def test_throttling_beyond_the_retry_budget_is_retried_by_sqs_and_nothing_is_lost(
+    sender_env: FakeSesExtras, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN SES throttles every SendEmail call of the retry budget
+    injected = inject_client_error(
+        sender.get_service().email.client,  # type: ignore[attr-defined]
+        "SendEmail",
+        code="TooManyRequestsException",
+        status=429,
+        message="Maximum sending rate exceeded.",
+        times=SEND_MAX_ATTEMPTS,
     )
     record = sqs_record(json.dumps(order()))
 
@@ -167,7 +196,7 @@ def test_throttling_is_retried_and_nothing_is_lost(
 
     # THEN the record is reported for retry and nothing was sent
     assert failed_ids(first) == [record["messageId"]]
-    assert injected == [1]
+    assert injected == [SEND_MAX_ATTEMPTS]
     assert sent_messages() == []
     assert emitted_metrics(capsys.readouterr().out)["TransientFailure"] == 1
 
@@ -179,6 +208,25 @@ def test_throttling_is_retried_and_nothing_is_lost(
     # THEN it is sent exactly once
     assert failed_ids(retry) == []
     assert len(sent_messages()) == 1
+
+
+def test_a_server_error_from_ses_is_not_repeated_in_process(sender_env: FakeSesExtras) -> None:
+    # GIVEN SES answers the next SendEmail with a 500 (it may have accepted the message)
+    injected = inject_client_error(
+        sender.get_service().email.client,  # type: ignore[attr-defined]
+        "SendEmail",
+        code="InternalFailure",
+        status=500,
+        times=5,
+    )
+    record = sqs_record(json.dumps(order()))
+
+    # WHEN the batch is processed
+    response = sender.handler(sqs_event(record), FakeLambdaContext())
+
+    # THEN SendEmail was called once and the record goes back to SQS (redelivery + idempotency decide)
+    assert injected == [1]
+    assert failed_ids(response) == [record["messageId"]]
 
 
 def test_throttled_suppression_lookup_is_retried(sender_env: FakeSesExtras) -> None:
@@ -224,7 +272,7 @@ def test_suppressed_recipient_is_skipped(
         (json.dumps(load_event("order_placed_v2_unsupported.json")), "major version 2 is not supported"),
         (json.dumps(load_event("order_placed_total_mismatch.json")), "total: must equal"),
         (json.dumps(order(customer={"email": "not-an-address", "name": "X"})), "customer.email"),
-        (sns_envelope("[1, 2]"), "SNS Message must be a JSON object"),
+        (sns_envelope("[1, 2]"), "Message must be a JSON object"),
     ],
 )
 def test_permanent_errors_are_forwarded_to_the_dlq(

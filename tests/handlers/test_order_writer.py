@@ -111,7 +111,10 @@ def test_same_order_id_with_different_content_is_dead_lettered(
     assert failed_ids(response) == []
     assert stored("ord-2024-000123")["total"] == "32.48"  # type: ignore[index]
     [forwarded] = receive_all(dlq)
-    assert "different content" in forwarded["MessageAttributes"]["failure_reason"]["StringValue"]
+    assert (
+        forwarded["MessageAttributes"]["failure_reason"]["StringValue"]
+        == "order_id reused with different content"
+    )
 
 
 def test_throttled_write_is_retried(orders_table: str) -> None:

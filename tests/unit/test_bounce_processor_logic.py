@@ -9,6 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lambda_handlers.bounce_processor.logic import (
+    MAX_ALERT_LINES,
+    MAX_SUMMARY_BYTES,
     Alert,
     AlertKind,
     SoftBounce,
@@ -241,4 +243,78 @@ def test_summary_subject_is_sns_safe_and_body_is_bounded() -> None:
     summary = summarize_alerts(alerts, now=NOW)
     assert summary is not None
     assert len(summary.subject) < 100 and summary.subject.isascii()
-    assert "... and 50 more" in summary.body
+    assert "... and 200 more" in summary.body
+
+
+def test_summary_of_10000_alerts_lists_50_and_counts_the_rest() -> None:
+    # GIVEN 10,000 complaint alerts in one batch
+    alerts = [
+        Alert(AlertKind.COMPLAINT_SUPPRESSION, f"ses-{i}", (f"user{i}@example.net",), "feedback type abuse")
+        for i in range(10_000)
+    ]
+
+    # WHEN they are summarised
+    summary = summarize_alerts(alerts, now=NOW)
+
+    # THEN the counts cover all of them, 50 are listed and the remainder is counted
+    assert summary is not None
+    assert "10000 SES event(s) need attention" in summary.body
+    assert "  Complaint suppression: 10000" in summary.body
+    assert summary.body.count("  - Complaint suppression:") == MAX_ALERT_LINES == 50
+    assert "  ... and 9,950 more\n" in summary.body
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    st.lists(
+        st.builds(
+            Alert,
+            st.sampled_from(AlertKind),
+            st.text(min_size=0, max_size=300),
+            st.lists(st.emails() | st.text(max_size=300), max_size=40).map(tuple),
+            st.none() | st.text(max_size=5000),
+        ),
+        min_size=1,
+        max_size=120,
+    )
+)
+def test_summary_stays_under_the_sns_limit_whatever_the_alerts(alerts: list[Alert]) -> None:
+    # GIVEN any alerts (huge details, many recipients, multi-byte text)
+    # WHEN they are summarised
+    summary = summarize_alerts(alerts, now=NOW)
+
+    # THEN the body fits the byte budget, every alert is listed or counted, the subject is SNS-safe
+    assert summary is not None
+    assert len(summary.body.encode("utf-8")) <= MAX_SUMMARY_BYTES < 262_144
+    listed = sum(1 for line in summary.body.splitlines() if line.startswith("  - "))
+    assert listed <= MAX_ALERT_LINES
+    if listed < len(alerts):
+        assert f"  ... and {len(alerts) - listed:,} more" in summary.body
+    assert len(summary.subject) < 100 and summary.subject.isascii()
+
+
+def test_worst_case_lines_still_fit_the_budget() -> None:
+    # GIVEN 50+ alerts with the longest possible addresses (domain of 253 characters), 3-byte characters
+    # in a long detail and more recipients than are listed
+    domain = ".".join(["d" * 63] * 3) + ".example"
+    alerts = [
+        Alert(AlertKind.REJECT, "m" * 200, tuple(f"{'x' * 64}{n}@{domain}" for n in range(30)), "€" * 5000)
+        for _ in range(60)
+    ]
+
+    # WHEN they are summarised
+    summary = summarize_alerts(alerts, now=NOW)
+
+    # THEN the body is within budget and says what it left out
+    assert summary is not None
+    assert len(summary.body.encode("utf-8")) <= MAX_SUMMARY_BYTES
+    assert "and 20 more;" in summary.body  # recipients beyond the first 10 of one alert
+    assert "more\n" in summary.body.splitlines()[-1] + "\n"
+
+
+def test_addresses_inside_alert_details_are_masked() -> None:
+    alert = Alert(AlertKind.RENDERING_FAILURE, "ses-1", (), "template t: Attribute jane.doe@example.net bad")
+    summary = summarize_alerts([alert], now=NOW)
+    assert summary is not None
+    assert "jane.doe@" not in summary.body
+    assert "template t: Attribute j***@example.net bad" in summary.body

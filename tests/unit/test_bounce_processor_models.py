@@ -120,12 +120,18 @@ def _without(name: str, *path: str) -> dict[str, Any]:
     ("message", "match"),
     [
         ({}, "neither eventType nor notificationType"),
-        ({"eventType": "Teleport", "mail": {}}, "unknown SES event type 'Teleport'"),
-        ({"eventType": 7}, "unknown SES event type 7"),
-        ({"notificationType": "Open", "mail": {}}, "unknown SES event type 'Open'"),
-        ({"eventType": "RenderingFailure", "mail": {}}, "unknown SES event type"),
+        ({"eventType": "Teleport", "mail": {}}, "^eventType: unknown SES event type$"),
+        ({"eventType": 7}, "^eventType: unknown SES event type$"),
+        ({"eventType": {"Bounce": 1}}, "^eventType: unknown SES event type$"),
+        ({"notificationType": "Open", "mail": {}}, "notificationType: SES does not send Open in this format"),
+        ({"eventType": "RenderingFailure", "mail": {}}, "^eventType: unknown SES event type$"),
         (_without("ses_event_send.json", "mail"), "mail: must be an object"),
         (_without("ses_event_send.json", "mail", "messageId"), "mail.messageId: is required"),
+        (
+            {**load("ses_event_send.json"), "mail": {"messageId": "jane@example.net"}},
+            r"^mail\.messageId: must match \^\[A-Za-z0-9\]",
+        ),
+        ({**load("ses_event_send.json"), "mail": {"messageId": ["x"]}}, r"^mail\.messageId: must match"),
         (_without("ses_event_bounce.json", "bounce"), "bounce: must be an object"),
         (
             {
@@ -133,6 +139,31 @@ def _without(name: str, *path: str) -> dict[str, Any]:
                 "bounce": {**load("ses_event_bounce.json")["bounce"], "bounceType": "Hard"},
             },
             "bounce.bounceType",
+        ),
+        *(
+            (
+                {
+                    **load("ses_event_bounce.json"),
+                    "bounce": {**load("ses_event_bounce.json")["bounce"], "bounceType": bounce_type},
+                },
+                "^bounce.bounceType: must be Permanent, Transient or Undetermined$",
+            )
+            for bounce_type in ({"Permanent": True}, ["Permanent"], None, 1.5)
+        ),
+        (
+            {
+                **load("ses_event_bounce.json"),
+                "bounce": {**load("ses_event_bounce.json")["bounce"], "bouncedRecipients": []},
+            },
+            r"^bounce\.bouncedRecipients: must not be empty$",
+        ),
+        (
+            _without("ses_event_bounce.json", "bounce", "bouncedRecipients"),
+            "bouncedRecipients: must be a list",
+        ),
+        (
+            {**load("ses_event_complaint.json"), "complaint": {"complainedRecipients": []}},
+            r"^complaint\.complainedRecipients: must not be empty$",
         ),
         (
             {
@@ -160,3 +191,77 @@ def test_fails_if_a_bounce_has_no_timestamp_at_all() -> None:
     del event["mail"]["timestamp"]
     with pytest.raises(SchemaError, match=r"bounce\.timestamp: is required"):
         parse_ses_event(event)
+
+
+def test_fails_if_a_timestamp_cannot_be_converted_to_utc() -> None:
+    # GIVEN a bounce whose timestamps lie at the edge of what datetime can represent (year 9999 / year 1)
+    event = load("ses_event_bounce.json")
+    event["bounce"]["timestamp"] = "9999-12-31T23:59:59-05:00"
+    event["mail"]["timestamp"] = "0001-01-01T00:00:00+05:00"
+
+    # WHEN / THEN parsing rejects it with a reason instead of an OverflowError
+    with pytest.raises(SchemaError, match=r"^bounce\.timestamp: is required"):
+        parse_ses_event(event)
+
+
+def test_timestamps_are_normalised_to_utc() -> None:
+    event = load("ses_event_bounce.json")
+    event["bounce"]["timestamp"] = "2024-05-01T14:00:00+02:00"
+    parsed = parse_ses_event(event)
+    assert parsed.bounce is not None
+    assert parsed.bounce.timestamp == datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+    assert parsed.bounce.timestamp.utcoffset() is not None
+
+
+def test_invalid_recipients_are_skipped_and_named_per_entry() -> None:
+    # GIVEN a bounce with one valid recipient between three invalid entries
+    event = load("ses_event_bounce.json")
+    event["bounce"]["bouncedRecipients"] = [
+        {"emailAddress": "not an address"},
+        {"emailAddress": "Valid.Person@example.net"},
+        {"emailAddress": ["x@example.net"]},
+        "y@example.net",
+    ]
+
+    # WHEN it is parsed
+    parsed = parse_ses_event(event)
+
+    # THEN the valid one is kept and the others are reported by field path (never by value)
+    assert parsed.bounce is not None
+    assert parsed.bounce.recipients == ("Valid.Person@example.net",)
+    assert parsed.invalid_recipients == (
+        "bounce.bouncedRecipients[0].emailAddress",
+        "bounce.bouncedRecipients[2].emailAddress",
+        "bounce.bouncedRecipients[3].emailAddress",
+    )
+
+
+def test_fails_if_no_recipient_is_valid() -> None:
+    event = load("ses_event_complaint.json")
+    event["complaint"]["complainedRecipients"] = [
+        {"emailAddress": "a@b"},
+        {"emailAddress": "x" * 300 + "@e.net"},
+    ]
+    with pytest.raises(
+        SchemaError,
+        match=r"^complaint\.complainedRecipients: no entry has a valid e-mail address \(invalid: "
+        r"complaint\.complainedRecipients\[0\]\.emailAddress, complaint\.complainedRecipients\[1\]",
+    ):
+        parse_ses_event(event)
+
+
+def test_free_text_and_vocabulary_fields_are_made_safe() -> None:
+    # GIVEN vocabulary fields holding free text and a reject reason with a lone surrogate
+    bounce = load("ses_event_bounce.json")
+    bounce["bounce"]["bounceSubType"] = "mailto:jane@example.net <b>"
+    bounce["mail"]["tags"] = {"order_id": ["jane@example.net"]}
+    reject = load("ses_event_reject.json")
+    reject["reject"]["reason"] = "Bad content \ud800"
+
+    # WHEN they are parsed
+    parsed_bounce, parsed_reject = parse_ses_event(bounce), parse_ses_event(reject)
+
+    # THEN the vocabulary falls back, the odd order id tag is dropped, the text is encodable
+    assert parsed_bounce.bounce is not None and parsed_bounce.bounce.bounce_sub_type == "Undetermined"
+    assert parsed_bounce.mail is not None and parsed_bounce.mail.order_id is None
+    assert parsed_reject.reject is not None and parsed_reject.reject.reason == "Bad content ?"

@@ -13,11 +13,18 @@ from hypothesis import strategies as st
 
 from lambda_handlers import HANDLER_NAMES, entry_point
 from lambda_handlers.common import config as env
-from lambda_handlers.common.addresses import extract_address, is_valid_email, mask_address, normalize_address
+from lambda_handlers.common.addresses import extract_address, mask_address, normalize_address
 from lambda_handlers.common.dlq import build_dead_letter_request
 from lambda_handlers.common.envelope import unwrap_message
-from lambda_handlers.common.errors import ConfigError, SchemaError, TransientError, is_transient
+from lambda_handlers.common.errors import (
+    ConfigError,
+    EnvelopeError,
+    SchemaError,
+    TransientError,
+    is_transient,
+)
 from lambda_handlers.common.records import SqsRecordInfo, process_with_error_policy
+from lambda_handlers.contracts import is_valid_email
 
 
 def client_error(code: str, status: int = 400, message: str = "boom") -> ClientError:
@@ -157,8 +164,34 @@ def test_unwraps_raw_and_sns_bodies() -> None:
     assert wrapped.sns_message_id == "s-1"
 
 
-def test_a_json_object_that_merely_looks_like_an_envelope_is_raw() -> None:
-    assert unwrap_message('{"Type": "Notification", "Message": "x"}').sns_envelope is False
+def test_a_json_object_without_sns_keys_is_raw() -> None:
+    assert unwrap_message('{"Message": "x", "Subject": "y"}').sns_envelope is False
+
+
+@pytest.mark.parametrize(
+    ("body", "match"),
+    [
+        ('{"Type": "Notification", "Message": "x"}', r"^SNS envelope: Message is not valid JSON"),
+        (
+            '{"Type": "Notification", "TopicArn": "arn:t", "Message": 5}',
+            r"^SNS envelope: Message must be a string$",
+        ),
+        ('{"Type": "Notification", "TopicArn": "arn:t"}', r"^SNS envelope: Message must be a string$"),
+        (
+            '{"Type": "Notification", "TopicArn": "arn:t", "Message": "[]"}',
+            r"^SNS envelope: Message must be a JSON",
+        ),
+        (
+            '{"Type": "UnsubscribeConfirmation", "TopicArn": "arn:t", "Message": "{}"}',
+            r"^SNS envelope: Type must",
+        ),
+    ],
+)
+def test_fails_if_an_sns_envelope_is_malformed(body: str, match: str) -> None:
+    # GIVEN a body with SNS's keys whose envelope is broken
+    # WHEN / THEN it is reported as an envelope error, not as an error of the message inside
+    with pytest.raises(EnvelopeError, match=match):
+        unwrap_message(body)
 
 
 # -------------------------------------------------------------------------------------- configuration

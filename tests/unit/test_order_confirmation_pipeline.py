@@ -146,7 +146,7 @@ def test_confirmation_template_has_html_and_text_parts(built: tuple[Pipeline, Te
         {
             "Template": {
                 "SubjectPart": "Your order {{order_id}} is confirmed",
-                "HtmlPart": Match.string_like_regexp(r"{{#each items}}"),
+                "HtmlPart": Match.string_like_regexp(r"{{#each html.items}}"),
                 "TextPart": Match.string_like_regexp(r"Total: {{total}} {{currency}}"),
             }
         },

@@ -6,9 +6,8 @@ import json
 from datetime import UTC, datetime
 from decimal import Decimal
 
+from lambda_handlers.contracts import TEMPLATE_DATA_KEYS, TEMPLATE_ITEM_KEYS
 from lambda_handlers.order_email_sender.logic import (
-    TEMPLATE_DATA_KEYS,
-    TEMPLATE_ITEM_KEYS,
     EmailSettings,
     SendConfirmation,
     SimpleContent,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -149,7 +150,7 @@ def test_fails_if_reason_would_contain_the_address() -> None:
         ("{", "record body is not valid JSON"),
         ("[]", "record body must be a JSON object, got list"),
         ('{"total": NaN}', "not valid JSON"),
-        ('{"Type": "Notification", "TopicArn": "arn", "Message": "nope"}', "SNS Message is not valid JSON"),
+        ('{"Type": "Notification", "TopicArn": "arn", "Message": "nope"}', "Message is not valid JSON"),
     ],
 )
 def test_fails_if_the_body_is_not_a_json_object(body: str, match: str) -> None:
@@ -192,3 +193,81 @@ def test_random_messages_only_ever_raise_permanent_errors(message: dict[str, Any
         parse_order_placed({**event(), **message})
     except PermanentError as exc:
         assert exc.reason
+
+
+# -- total parsing: lone surrogates and out-of-range timestamps (permanent errors, never a crash) -------
+LONE_SURROGATE = "\ud800"
+
+
+def _with_surrogate(path: str) -> dict[str, Any]:
+    message = event()
+    if path.startswith("customer."):
+        message["customer"] = {**message["customer"], path.split(".")[1]: f"x{LONE_SURROGATE}y"}
+    elif path.startswith("items[0]."):
+        message["items"] = [{**message["items"][0], path.split(".")[1]: f"x{LONE_SURROGATE}y"}]
+    else:
+        message[path] = f"x{LONE_SURROGATE}y"
+    return message
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "schema_version",
+        "event_type",
+        "order_id",
+        "placed_at",
+        "customer.email",
+        "customer.name",
+        "items[0].sku",
+        "items[0].name",
+        "items[0].unit_price",
+        "currency",
+        "total",
+    ],
+)
+def test_fails_if_a_string_field_holds_a_lone_surrogate(path: str) -> None:
+    # GIVEN an event with a lone surrogate (valid JSON "\ud800", not encodable as UTF-8) in one field
+    message = _with_surrogate(path)
+    # sanity: the body is valid JSON, as a producer may really send it
+    body = json.dumps(message)
+    assert "\\ud800" in body
+
+    # WHEN / THEN parsing fails permanently and the reason names that field (and never holds the value)
+    with pytest.raises(SchemaError, match="^" + re.escape(path)) as raised:
+        parse_record_body(body)
+    assert LONE_SURROGATE not in raised.value.reason
+
+
+def test_fails_if_the_customer_name_holds_a_lone_surrogate_with_the_unicode_reason() -> None:
+    # GIVEN the writer's old crash: a surrogate in an otherwise valid name
+    body = json.dumps(event(customer={"email": "jane@example.com", "name": f"Poison {LONE_SURROGATE} Pill"}))
+
+    # WHEN / THEN the reason says what is wrong
+    with pytest.raises(SchemaError, match=r"customer\.name: must be valid Unicode \(no lone surrogates\)"):
+        parse_writer_record_body(body)
+
+
+@pytest.mark.parametrize(
+    "placed_at",
+    [
+        "9999-12-31T23:59:59-01:00",  # OverflowError when converted to UTC
+        "0001-01-01T00:00:00+01:00",  # OverflowError the other way
+        "9999-12-31T23:59:59Z",  # representable, but no real order is placed then
+        "1969-12-31T23:59:59Z",
+    ],
+)
+def test_fails_if_placed_at_is_out_of_range(placed_at: str) -> None:
+    # GIVEN an event whose timestamp parses but lies outside the years orders are placed in
+    message = event(placed_at=placed_at)
+
+    # WHEN / THEN a permanent schema error with a reason, not an OverflowError
+    with pytest.raises(SchemaError, match=r"placed_at: must be between the years 1970 and 9998"):
+        parse_order_placed(message)
+
+
+def test_accepts_placed_at_at_the_edges_of_the_range() -> None:
+    # GIVEN the first and last accepted instants (in UTC), written with offsets
+    for placed_at in ("1970-01-01T01:00:00+01:00", "9998-12-31T23:59:59+00:30"):
+        # WHEN parsed THEN the offset is kept
+        assert parse_order_placed(event(placed_at=placed_at)).placed_at.isoformat() == placed_at
