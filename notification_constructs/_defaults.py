@@ -70,8 +70,14 @@ def at_or_above_alarm(
     description: str,
     alarm_topic: sns.ITopic | None,
     evaluation_periods: int = 1,
+    treat_missing_data: cloudwatch.TreatMissingData = cloudwatch.TreatMissingData.NOT_BREACHING,
 ) -> cloudwatch.Alarm:
-    """An alarm when ``metric`` >= ``threshold`` (missing data is fine), notifying ``alarm_topic`` if given."""
+    """An alarm when ``metric`` >= ``threshold``, notifying ``alarm_topic`` if given.
+
+    :param treat_missing_data: Default: NOT_BREACHING - right for queue and function metrics, which are
+        missing exactly when nothing is wrong (no messages, no errors). Metrics that are missing while the
+        underlying state persists (SES reputation rates between sends) pass IGNORE.
+    """
     alarm = cloudwatch.Alarm(
         scope,
         id,
@@ -80,7 +86,7 @@ def at_or_above_alarm(
         threshold=threshold,
         evaluation_periods=evaluation_periods,
         comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        treat_missing_data=treat_missing_data,
     )
     if alarm_topic is not None:
         alarm.add_alarm_action(cw_actions.SnsAction(alarm_topic))

@@ -36,7 +36,7 @@ class EmailConfigurationSet(Construct):
       leaves them off unless the property is set).
     - Account suppression list used for BOUNCE and COMPLAINT.
     - Event destination to a :class:`NotificationTopic` for ``event_types``; the topic's key and topic
-      policies are extended so SES (for this configuration set only) can publish.
+      policies let SES publish for this configuration set only.
     - Optional CloudWatch dimension destination.
 
     Child ids (a public contract): ``ConfigurationSet``, ``TopicDestination``, ``CloudWatchDestination``.
@@ -130,16 +130,20 @@ class EmailConfigurationSet(Construct):
     ) -> ses.ConfigurationSetEventDestination:
         """Publish ``event_types`` to ``topic``.
 
-        With a :class:`NotificationTopic` that does not yet allow SES, its key policy and topic policy get
-        statements for ``ses.amazonaws.com`` limited to this configuration set (``aws:SourceArn``).
-        For a plain encrypted ``sns.ITopic`` you must allow SES in its key policy yourself.
+        With a :class:`NotificationTopic`, the ``ses.amazonaws.com`` statements of its key policy and topic
+        policy are scoped to this configuration set (``aws:SourceArn`` =
+        ``arn:<partition>:ses:<region>:<account>:configuration-set/<name>``): added if SES was not
+        allowed yet, narrowed from the account-wide default ``...:ses:<region>:<account>:*`` if it was, and
+        extended if the topic already serves another configuration set. For a plain encrypted
+        ``sns.ITopic`` you must allow SES in its key policy yourself.
         """
         sns_topic = topic.topic if isinstance(topic, NotificationTopic) else topic
         problems = Problems(self)
         self._check_events(problems, "event_types", event_types)
         problems.check(not sns_topic.fifo, "topic: SES cannot publish to a FIFO topic")
         problems.raise_if_any()
-        if isinstance(topic, NotificationTopic) and SES_SERVICE_PRINCIPAL not in topic.publishing_services:
+        if isinstance(topic, NotificationTopic):
+            # Replaces the topic's account-wide default for SES (if it has one) by this configuration set.
             topic.allow_service_publish(SES_SERVICE_PRINCIPAL, source_arns=[self.configuration_set_arn])
         return self.configuration_set.add_event_destination(
             id, destination=ses.EventDestination.sns_topic(sns_topic), events=list(event_types)

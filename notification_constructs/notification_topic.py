@@ -28,8 +28,10 @@ class NotificationTopic(Construct):
     - a key-policy statement allowing ``kms:GenerateDataKey*`` and ``kms:Decrypt``, and
     - a topic-policy statement allowing ``sns:Publish``,
 
-    both with ``aws:SourceAccount`` and ``aws:SourceArn`` (confused-deputy) conditions. The topic policy
-    also denies any non-TLS request (``enforce_ssl``).
+    both with ``aws:SourceAccount`` and ``aws:SourceArn`` (confused-deputy) conditions. ``aws:SourceArn`` is
+    every resource of that service in this account and region until the publisher is known; an
+    :class:`EmailConfigurationSet` that publishes to the topic narrows SES's statements to its own ARN.
+    The topic policy also denies any non-TLS request (``enforce_ssl``).
 
     Child ids (a public contract): ``Key``, ``Topic``.
     """
@@ -54,7 +56,9 @@ class NotificationTopic(Construct):
         :param encryption_key: Key to encrypt the topic with. Default: - a new customer-managed key with
             rotation on. With an imported key you must grant the publishing services yourself.
         :param publishing_services: Service principals that may publish, each scoped to its own service's
-            ARNs in this account and region (``arn:<partition>:<service>:<region>:<account>:*``).
+            ARNs in this account and region (``arn:<partition>:<service>:<region>:<account>:*``) until
+            :meth:`allow_service_publish` names the publishing resources (as
+            :meth:`EmailConfigurationSet.add_topic_destination` does with its configuration set ARN).
             Default: - ``("ses.amazonaws.com",)``; pass ``()`` for a topic only applications publish to.
         :param fifo: Create a FIFO topic. Default: False. SES cannot publish to FIFO topics.
         :param content_based_deduplication: FIFO only. Default: False.
@@ -99,6 +103,11 @@ class NotificationTopic(Construct):
             content_based_deduplication=content_based_deduplication or None,
         )
         self.publishing_services: list[str] = []
+        # Per service: its two statements, the aws:SourceArn patterns they carry, and whether those are
+        # still the account-wide default (narrowed by the first call that names the resources).
+        self._service_statements: dict[str, tuple[iam.PolicyStatement, iam.PolicyStatement]] = {}
+        self._source_arns: dict[str, list[str]] = {}
+        self._default_scope: dict[str, bool] = {}
         for service in publishing_services:
             self.allow_service_publish(service)
 
@@ -106,38 +115,65 @@ class NotificationTopic(Construct):
     def topic_arn(self) -> str:
         return self.topic.topic_arn
 
+    def source_arns_of(self, service_principal: str) -> list[str]:
+        """The ``aws:SourceArn`` patterns ``service_principal`` may publish for (empty if it may not)."""
+        return list(self._source_arns.get(service_principal, []))
+
     def allow_service_publish(
         self, service_principal: str, *, source_arns: Sequence[str] | None = None
     ) -> None:
-        """Let an AWS service publish to this topic (topic policy) and use its key (key policy).
+        """Let an AWS service publish to this topic (topic policy) and use its key (key policy), only on
+        behalf of this account (``aws:SourceAccount``) and of ``source_arns`` (``aws:SourceArn``).
+
+        One statement per service in each policy. Calling again for the same service adds ``source_arns``
+        to it; the first call that names ``source_arns`` *replaces* the account-wide default, so a topic
+        created with the default ``publishing_services`` and then given to
+        :meth:`EmailConfigurationSet.add_topic_destination` ends up scoped to that configuration set.
 
         :param service_principal: e.g. ``ses.amazonaws.com``.
-        :param source_arns: ``aws:SourceArn`` patterns the service acts for. Default: - every ARN of that
-            service in this account and region.
+        :param source_arns: ``aws:SourceArn`` patterns the service acts for, e.g. a configuration set ARN
+            ``arn:<partition>:ses:<region>:<account>:configuration-set/<name>``. Default: - every ARN of
+            that service in this account and region (``arn:<partition>:<service>:<region>:<account>:*``),
+            the scope used until the publishing resource is known.
         """
+        if service_principal in self._service_statements:
+            if source_arns is None:
+                return
+            arns = self._source_arns[service_principal]
+            if self._default_scope[service_principal]:
+                arns.clear()
+                self._default_scope[service_principal] = False
+            arns.extend(a for a in source_arns if a not in arns)
+            for statement in self._service_statements[service_principal]:
+                # add_condition merges into the existing ArnLike block, replacing its aws:SourceArn.
+                statement.add_condition("ArnLike", {"aws:SourceArn": arns if len(arns) > 1 else arns[0]})
+            return
+
         stack = Stack.of(self)
+        default_scope = source_arns is None
         if source_arns is None:
             service = service_principal.split(".")[0]
             source_arns = [f"arn:{stack.partition}:{service}:{stack.region}:{stack.account}:*"]
         conditions = source_conditions(self, list(source_arns))
         principal = iam.ServicePrincipal(service_principal)
-        self.topic.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid=f"Allow{service_principal.split('.')[0].capitalize()}Publish{len(self.publishing_services)}",
-                principals=[principal],
-                actions=["sns:Publish"],
-                resources=[self.topic.topic_arn],
-                conditions=conditions,
-            )
+        topic_statement = iam.PolicyStatement(
+            sid=f"Allow{service_principal.split('.')[0].capitalize()}Publish{len(self.publishing_services)}",
+            principals=[principal],
+            actions=["sns:Publish"],
+            resources=[self.topic.topic_arn],
+            conditions=conditions,
         )
-        self.encryption_key.add_to_resource_policy(
-            iam.PolicyStatement(
-                principals=[principal],
-                actions=["kms:GenerateDataKey*", "kms:Decrypt"],
-                resources=["*"],
-                conditions=conditions,
-            )
+        key_statement = iam.PolicyStatement(
+            principals=[principal],
+            actions=["kms:GenerateDataKey*", "kms:Decrypt"],
+            resources=["*"],
+            conditions=conditions,
         )
+        self.topic.add_to_resource_policy(topic_statement)
+        self.encryption_key.add_to_resource_policy(key_statement)
+        self._service_statements[service_principal] = (topic_statement, key_statement)
+        self._source_arns[service_principal] = list(source_arns)
+        self._default_scope[service_principal] = default_scope
         self.publishing_services.append(service_principal)
 
     def grant_publish(self, grantee: iam.IGrantable) -> iam.Grant:

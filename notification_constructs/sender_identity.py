@@ -261,13 +261,22 @@ class SenderIdentity(Construct):
         configuration_set: EmailConfigurationSet | ses.IConfigurationSet | None = None,
         from_address: str | None = None,
         templates: Sequence[str] = (),
+        raw: bool = False,
     ) -> iam.Grant:
-        """Grant ``ses:SendEmail`` and ``ses:SendRawEmail`` on this identity only.
+        """Grant what SESv2 ``SendEmail`` needs to send from this identity, and nothing else.
+
+        SES authorizes a v2 ``SendEmail`` call by the content it sends: ``Simple`` and ``Template`` content
+        by the ``ses:SendEmail`` action (resources: the identity, the configuration set and the template),
+        ``Raw`` MIME content by ``ses:SendRawEmail`` (identity and configuration set; a raw message has no
+        template). See "Actions, resources, and condition keys for Amazon Simple Email Service v2":
+        https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonsimpleemailservicev2.html
 
         :param configuration_set: The configuration set the sender uses (SES authorises it too).
         :param from_address: Restrict the grant with an ``ses:FromAddress`` condition. Default: - any
             address of the identity.
         :param templates: SES template names sent with (each is a resource of the call). Default: - none.
+        :param raw: Also grant ``ses:SendRawEmail``, for callers that send ``Content.Raw`` (MIME, e.g. with
+            attachments) or use the v1 ``SendRawEmail`` API. Default: False - only ``ses:SendEmail``.
         """
         stack = Stack.of(self)
         resources = [self.identity_arn]
@@ -276,16 +285,27 @@ class SenderIdentity(Construct):
             resources.append(
                 stack.format_arn(service="ses", resource="configuration-set", resource_name=name)
             )
-        resources += [
-            stack.format_arn(service="ses", resource="template", resource_name=t) for t in templates
-        ]
         if from_address is not None and not is_valid_email(from_address):
             problems = Problems(self)
             problems.add(f"grant_send_email: from_address {from_address!r} is not a valid e-mail address")
             problems.raise_if_any()
-        return iam.Grant.add_to_principal(
+        conditions = {"StringEquals": {"ses:FromAddress": from_address}} if from_address else None
+        template_arns = [
+            stack.format_arn(service="ses", resource="template", resource_name=t) for t in templates
+        ]
+        grant = iam.Grant.add_to_principal(
             grantee=grantee,
-            actions=["ses:SendEmail", "ses:SendRawEmail"],
-            resource_arns=resources,
-            conditions={"StringEquals": {"ses:FromAddress": from_address}} if from_address else None,
+            actions=["ses:SendEmail"],
+            resource_arns=resources + template_arns,
+            conditions=conditions,
         )
+        if raw:
+            grant = grant.combine(
+                iam.Grant.add_to_principal(
+                    grantee=grantee,
+                    actions=["ses:SendRawEmail"],
+                    resource_arns=resources,
+                    conditions=conditions,
+                )
+            )
+        return grant

@@ -44,11 +44,18 @@ class BounceHandlingPipeline(Construct):
     - rejects, rendering failures and complaints are summarised per batch on :attr:`alert_topic`.
 
     Alarms (to :attr:`alert_topic`): account ``Reputation.BounceRate`` (warning, and the 5% review
-    threshold), ``Reputation.ComplaintRate`` (warning, and the 0.1% review threshold), DLQ depth, message
-    age, handler errors and throttles.
+    threshold), ``Reputation.ComplaintRate`` (warning, and the 0.1% review threshold) - both treating
+    missing data as ``ignore``, as the SES guide does -, DLQ depth, message age, handler errors and
+    throttles, and (with ``alert_email``) :attr:`alert_delivery_dlq_alarm` on the DLQ of the e-mail
+    subscription, so alerts SNS could not deliver do not go unnoticed. :attr:`alarms` lists the
+    pipeline's own alarms (:attr:`reputation_alarms` and the alert-delivery DLQ alarm).
+
+    SES may publish to :attr:`topic` only for ``configuration_set`` (``aws:SourceArn`` in the key and
+    topic policies).
 
     Child ids (a public contract): ``SesEvents``, ``Queue``, ``Processor``, ``SuppressionTable``,
-    ``SoftBounceTable``, ``SupportAlerts``, ``BounceRateWarningAlarm``, ``BounceRateAlarm``,
+    ``SoftBounceTable``, ``SupportAlerts``, ``AlertDeliveryDlq``, ``AlertDeliveryDlqKey``,
+    ``AlertDeliveryDlqDepthAlarm``, ``BounceRateWarningAlarm``, ``BounceRateAlarm``,
     ``ComplaintRateWarningAlarm``, ``ComplaintRateAlarm``.
     """
 
@@ -120,10 +127,25 @@ class BounceHandlingPipeline(Construct):
             publishing_services=("cloudwatch.amazonaws.com",),
         )
         self.alert_delivery_dlq: sqs.Queue | None = None
+        self.alert_delivery_dlq_alarm: cloudwatch.Alarm | None = None
         if alert_email is not None:
             self.alert_delivery_dlq = self._alert_delivery_dlq(removal_policy)
             self.alert_topic.topic.add_subscription(
                 subs.EmailSubscription(alert_email, dead_letter_queue=self.alert_delivery_dlq)
+            )
+            self.alert_delivery_dlq_alarm = at_or_above_alarm(
+                self,
+                "AlertDeliveryDlqDepthAlarm",
+                description=(
+                    f"Support alerts of {self.node.path} could not be delivered to the e-mail subscription "
+                    "and wait in its dead-letter queue: check the subscription (confirmed? address valid?), "
+                    "then read the alerts there."
+                ),
+                metric=self.alert_delivery_dlq.metric_approximate_number_of_messages_visible(
+                    period=Duration.minutes(5), statistic="Maximum"
+                ),
+                threshold=1,
+                alarm_topic=self.alert_topic.topic,
             )
 
         self.topic = NotificationTopic(self, "SesEvents")
@@ -177,7 +199,13 @@ class BounceHandlingPipeline(Construct):
                 "resource-level permissions; X-Ray likewise.",
             )
 
-        self.alarms = self._reputation_alarms(bounce_rate_warning, complaint_rate_warning)
+        self.reputation_alarms = self._reputation_alarms(bounce_rate_warning, complaint_rate_warning)
+        #: The pipeline's own alarms: the four reputation alarms, then the alert-delivery DLQ alarm (with
+        #: ``alert_email``). The queue's and the processor's alarms are ``queue.alarms`` /
+        #: ``processor.alarms``.
+        self.alarms: list[cloudwatch.Alarm] = list(self.reputation_alarms)
+        if self.alert_delivery_dlq_alarm is not None:
+            self.alarms.append(self.alert_delivery_dlq_alarm)
 
     def _alert_delivery_dlq(self, removal_policy: RemovalPolicy) -> sqs.Queue:
         """Holds alerts SNS could not deliver to the e-mail subscription. Its own key: a statement naming the
@@ -227,6 +255,12 @@ class BounceHandlingPipeline(Construct):
                 ),
                 threshold=threshold,
                 alarm_topic=self.alert_topic.topic,
+                # The rates are only published while the account sends, yet the reputation they measure
+                # persists: hours without sends must keep the alarm in its state, not flip it to OK (and
+                # re-notify when the next datapoint arrives). The SES guide's reputation alarms treat
+                # missing data as "ignore (maintain the alarm state)":
+                # https://docs.aws.amazon.com/ses/latest/dg/reputationdashboard-cloudwatch-alarm.html
+                treat_missing_data=cloudwatch.TreatMissingData.IGNORE,
             )
             alarms.append(alarm)
         return alarms

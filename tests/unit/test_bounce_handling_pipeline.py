@@ -163,3 +163,74 @@ def test_ses_destination_and_subscriptions_wait_for_their_policies(template: Tem
         "AWS::SNS::Subscription", {"Properties": {"Protocol": "sqs"}}
     ).values():
         assert any("QueuePolicy" in d for d in subscription["DependsOn"])
+
+
+def test_reputation_alarms_ignore_missing_data_and_the_others_do_not(template: Template) -> None:
+    # GIVEN the pipeline's alarms   THEN hours without sends keep the reputation alarms in their state,
+    # while queue and function alarms (whose metrics are missing when all is well) treat it as OK
+    for logical_id, alarm in template.find_resources("AWS::CloudWatch::Alarm").items():
+        props = alarm["Properties"]
+        expected = "ignore" if props.get("Namespace") == "AWS/SES" else "notBreaching"
+        assert props["TreatMissingData"] == expected, logical_id
+
+
+def test_undeliverable_support_alerts_raise_an_alarm() -> None:
+    # GIVEN a pipeline mailing support
+    stack = Stack(App(), "AlertDlq")
+    config = EmailConfigurationSet(stack, "Config")
+    bounces = BounceHandlingPipeline(
+        stack, "Bounces", configuration_set=config, alert_email="oncall@example.com"
+    )
+    template = Template.from_stack(stack)
+    # THEN the e-mail subscription's DLQ has a depth alarm, exposed and listed in alarms
+    assert bounces.alert_delivery_dlq is not None
+    assert bounces.alert_delivery_dlq_alarm is not None
+    assert bounces.alert_delivery_dlq_alarm in bounces.alarms
+    template.has_resource_properties(
+        "AWS::CloudWatch::Alarm",
+        {
+            "Namespace": "AWS/SQS",
+            "MetricName": "ApproximateNumberOfMessagesVisible",
+            "Dimensions": [
+                {
+                    "Name": "QueueName",
+                    "Value": {
+                        "Fn::GetAtt": [Match.string_like_regexp("BouncesAlertDeliveryDlq"), "QueueName"]
+                    },
+                }
+            ],
+            "Threshold": 1,
+            "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+            "AlarmActions": [{"Ref": Match.string_like_regexp("BouncesSupportAlertsTopic")}],
+        },
+    )
+
+
+def test_without_alert_email_there_is_no_alert_delivery_dlq() -> None:
+    stack = Stack(App(), "NoAlertMail")
+    bounces = BounceHandlingPipeline(stack, "Bounces", configuration_set=EmailConfigurationSet(stack, "C"))
+    assert bounces.alert_delivery_dlq is None and bounces.alert_delivery_dlq_alarm is None
+    assert bounces.alarms == bounces.reputation_alarms
+
+
+def test_ses_may_publish_only_for_the_configuration_set(template: Template) -> None:
+    # GIVEN the events topic   THEN its key and topic policies name the configuration set, not ses:*
+    documents = [
+        v["Properties"]["KeyPolicy"]
+        for k, v in template.find_resources("AWS::KMS::Key").items()
+        if k.startswith("BouncesSesEventsKey")
+    ] + [
+        v["Properties"]["PolicyDocument"]
+        for k, v in template.find_resources("AWS::SNS::TopicPolicy").items()
+        if k.startswith("BouncesSesEventsTopicPolicy")
+    ]
+    ses_statements = [
+        s
+        for document in documents
+        for s in document["Statement"]
+        if s.get("Principal") == {"Service": "ses.amazonaws.com"}
+    ]
+    assert len(ses_statements) == 3  # key, topic (ours) + aws-cdk-lib's event-destination statement
+    for statement in ses_statements:
+        assert ":configuration-set/" in str(statement["Condition"])
+        assert "':*'" not in str(statement["Condition"])

@@ -5,7 +5,7 @@ from aws_cdk import App, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk.assertions import Match, Template
 
-from notification_constructs import NotificationConfigError, NotificationTopic
+from notification_constructs import EmailConfigurationSet, NotificationConfigError, NotificationTopic
 
 
 @pytest.fixture(scope="module")
@@ -165,3 +165,70 @@ def test_fifo_topic_for_applications_gets_the_fifo_suffix() -> None:
     Template.from_stack(stack).has_resource_properties(
         "AWS::SNS::Topic", {"TopicName": "orders.fifo", "FifoTopic": True}
     )
+
+
+def _ses_statements(template: Template) -> list[dict]:  # type: ignore[type-arg]
+    """The ses.amazonaws.com statements of the key policy and of the topic policy (ours, not aws-cdk-lib's
+    event-destination statement, which carries ``AWS:SourceArn`` under ``StringEquals``)."""
+    key = next(iter(template.find_resources("AWS::KMS::Key").values()))
+    statements = list(key["Properties"]["KeyPolicy"]["Statement"])
+    for policy in template.find_resources("AWS::SNS::TopicPolicy").values():
+        statements += policy["Properties"]["PolicyDocument"]["Statement"]
+    return [
+        s
+        for s in statements
+        if s.get("Principal") == {"Service": "ses.amazonaws.com"} and "ArnLike" in s.get("Condition", {})
+    ]
+
+
+def test_until_the_publisher_is_known_ses_is_scoped_to_this_account_and_region(
+    built: tuple[NotificationTopic, Template],
+) -> None:
+    # GIVEN a topic with the default publishing_services and no configuration set
+    _, template = built
+    # THEN both statements name every SES resource of this account and region
+    statements = _ses_statements(template)
+    assert len(statements) == 2
+    for statement in statements:
+        assert statement["Condition"]["ArnLike"]["aws:SourceArn"] == {
+            "Fn::Join": [
+                "",
+                [
+                    "arn:",
+                    {"Ref": "AWS::Partition"},
+                    ":ses:",
+                    {"Ref": "AWS::Region"},
+                    ":",
+                    {"Ref": "AWS::AccountId"},
+                    ":*",
+                ],
+            ]
+        }
+
+
+def test_a_configuration_set_narrows_ses_to_its_own_arn() -> None:
+    # GIVEN a topic with the default publishing_services
+    stack = Stack(App(), "Narrowed")
+    topic = NotificationTopic(stack, "Events")
+    # WHEN a configuration set publishes to it
+    EmailConfigurationSet(stack, "Config", configuration_set_name="orders", topic=topic)
+    # THEN the key and topic policy statements name only that configuration set
+    statements = _ses_statements(Template.from_stack(stack))
+    assert len(statements) == 2
+    for statement in statements:
+        parts = statement["Condition"]["ArnLike"]["aws:SourceArn"]["Fn::Join"][1]
+        assert parts[-2] == ":configuration-set/"
+        assert parts[-1]["Ref"].startswith("ConfigConfigurationSet")
+    assert len(topic.source_arns_of("ses.amazonaws.com")) == 1
+
+
+def test_two_configuration_sets_may_both_publish() -> None:
+    # GIVEN one topic WHEN two configuration sets publish to it THEN SES may publish for both, nothing else
+    stack = Stack(App(), "TwoSets")
+    topic = NotificationTopic(stack, "Events")
+    EmailConfigurationSet(stack, "A", topic=topic)
+    EmailConfigurationSet(stack, "B", topic=topic)
+    for statement in _ses_statements(Template.from_stack(stack)):
+        sources = statement["Condition"]["ArnLike"]["aws:SourceArn"]
+        assert isinstance(sources, list) and len(sources) == 2
+        assert all(":configuration-set/" in str(s) for s in sources)

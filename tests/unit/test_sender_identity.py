@@ -134,7 +134,7 @@ def test_grant_send_email_is_scoped_to_identity_configuration_set_template_and_f
                 "Statement": [
                     {
                         "Effect": "Allow",
-                        "Action": ["ses:SendEmail", "ses:SendRawEmail"],
+                        "Action": "ses:SendEmail",
                         "Condition": {"StringEquals": {"ses:FromAddress": "orders@example.org"}},
                         "Resource": [
                             {"Fn::Join": ["", Match.array_with([":identity/example.org"])]},
@@ -156,6 +156,41 @@ def test_grant_send_email_is_scoped_to_identity_configuration_set_template_and_f
             }
         },
     )
+
+
+def test_grant_send_email_needs_no_send_raw_email_for_simple_or_template_content(
+    unzoned: tuple[SenderIdentity, Template],
+) -> None:
+    # GIVEN a grant without raw=True   THEN no statement allows ses:SendRawEmail
+    _, template = unzoned
+    actions = [
+        s["Action"]
+        for policy in template.find_resources("AWS::IAM::Policy").values()
+        for s in policy["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    assert actions == ["ses:SendEmail"]
+
+
+def test_grant_send_email_raw_adds_send_raw_email_on_identity_and_configuration_set_only() -> None:
+    # GIVEN a sender that sends raw MIME
+    stack = Stack(App(), "Raw")
+    identity = SenderIdentity(stack, "Sender", domain="example.org")
+    config = EmailConfigurationSet(stack, "Config")
+    role = iam.Role(stack, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
+    # WHEN
+    identity.grant_send_email(
+        role, configuration_set=config, from_address="orders@example.org", templates=["t"], raw=True
+    )
+    # THEN ses:SendRawEmail is granted with the same condition, but not on the template
+    statements = next(iter(Template.from_stack(stack).find_resources("AWS::IAM::Policy").values()))[
+        "Properties"
+    ]["PolicyDocument"]["Statement"]
+    raw = next(s for s in statements if s["Action"] == "ses:SendRawEmail")
+    assert raw["Condition"] == {"StringEquals": {"ses:FromAddress": "orders@example.org"}}
+    assert len(raw["Resource"]) == 2
+    assert ":template/" not in str(raw["Resource"])
+    send = next(s for s in statements if s["Action"] == "ses:SendEmail")
+    assert ":template/t" in str(send["Resource"])
 
 
 def test_byo_dkim_publishes_the_selector_txt_record_split_into_255_character_strings() -> None:
