@@ -15,7 +15,7 @@ export CDK_DISABLE_CLI_TELEMETRY := true
 export CDK_DISABLE_VERSION_CHECK := true
 export AWS_EC2_METADATA_DISABLED := true
 
-.PHONY: install test lint typecheck pytest synth demo e2e-aws clean
+.PHONY: install test lint typecheck pytest synth demo e2e-aws bench clean
 
 install: $(PY_STAMP) $(NPM_STAMP)
 
@@ -52,6 +52,10 @@ demo: install
 # deployed OrderNotifications stack (npx cdk deploy -c domain=<your verified domain>).
 e2e-aws: install
 	PATH="$(CURDIR)/node_modules/.bin:$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest -m aws tests/e2e -p no:cacheprovider
+
+# Benchmarks, each against a floor measured in the same run (bench/; more come with the benchmark issue).
+bench: install
+	$(BIN)/python bench/cold_start.py
 
 synth: install
 	PATH="$(CURDIR)/$(BIN):$$PATH" npx --no-install cdk synth --no-notices --quiet

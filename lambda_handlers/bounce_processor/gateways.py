@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, NoReturn, Protocol
+from functools import cached_property
+from typing import Any, Protocol
 
 from botocore.exceptions import ClientError
 
 from lambda_handlers.bounce_processor.logic import Suppression, SuppressionReason
-from lambda_handlers.common.aws import LazyClient
-from lambda_handlers.common.errors import as_transient, client_error_code, is_transient
+from lambda_handlers.common.aws import make_client
+from lambda_handlers.common.errors import client_error_code
 
 
 class SuppressionStore(Protocol):
@@ -36,24 +37,16 @@ class AlertPublisher(Protocol):
     def publish(self, *, subject: str, body: str) -> None: ...
 
 
-def _reraise(exc: ClientError, action: str) -> NoReturn:
-    if is_transient(exc):
-        raise as_transient(exc, action) from exc
-    raise exc
-
-
 class DynamoDbSuppressionStore:
     """The suppression table: partition key ``address`` (S, lower-cased); attributes ``reason``,
     ``suppressed_at``, ``ses_message_id``, ``detail`` (map). Conditional put = idempotent."""
 
-    def __init__(self, table_name: str, client: Any | None = None) -> None:
+    def __init__(self, table_name: str) -> None:
         self.table_name = table_name
-        self._dynamodb = LazyClient("dynamodb", client)
 
-    @property
+    @cached_property
     def client(self) -> Any:
-        """The boto3 client (created on first access)."""
-        return self._dynamodb.client
+        return make_client("dynamodb")
 
     def suppress(self, suppression: Suppression, *, suppressed_at: datetime) -> bool:
         item = {
@@ -64,13 +57,13 @@ class DynamoDbSuppressionStore:
             "detail": {"M": {key: {"S": value} for key, value in suppression.detail_map().items()}},
         }
         try:
-            self._dynamodb.client.put_item(
+            self.client.put_item(
                 TableName=self.table_name, Item=item, ConditionExpression="attribute_not_exists(address)"
             )
         except ClientError as exc:
             if client_error_code(exc) == "ConditionalCheckFailedException":
                 return False
-            _reraise(exc, "suppression table PutItem")
+            raise
         return True
 
 
@@ -78,76 +71,59 @@ class DynamoDbSoftBounceStore:
     """The soft-bounce table: partition key ``address`` (S), ``bounces`` (SS of
     ``"<iso-timestamp>|<ses message id>"``), TTL attribute ``expires_at`` (N, epoch seconds)."""
 
-    def __init__(self, table_name: str, client: Any | None = None) -> None:
+    def __init__(self, table_name: str) -> None:
         self.table_name = table_name
-        self._dynamodb = LazyClient("dynamodb", client)
 
-    @property
+    @cached_property
     def client(self) -> Any:
-        """The boto3 client (created on first access)."""
-        return self._dynamodb.client
+        return make_client("dynamodb")
 
     def record(self, address: str, element: str, *, expires_at: int) -> tuple[str, ...]:
-        try:
-            response = self._dynamodb.client.update_item(
-                TableName=self.table_name,
-                Key={"address": {"S": address}},
-                UpdateExpression="ADD bounces :bounce SET expires_at = :expires_at",
-                ExpressionAttributeValues={
-                    ":bounce": {"SS": [element]},
-                    ":expires_at": {"N": str(expires_at)},
-                },
-                ReturnValues="ALL_NEW",
-            )
-        except ClientError as exc:
-            _reraise(exc, "soft-bounce table UpdateItem")
+        response = self.client.update_item(
+            TableName=self.table_name,
+            Key={"address": {"S": address}},
+            UpdateExpression="ADD bounces :bounce SET expires_at = :expires_at",
+            ExpressionAttributeValues={":bounce": {"SS": [element]}, ":expires_at": {"N": str(expires_at)}},
+            ReturnValues="ALL_NEW",
+        )
         return tuple(response.get("Attributes", {}).get("bounces", {}).get("SS", ()))
 
     def forget(self, address: str, elements: tuple[str, ...]) -> None:
         if not elements:
             return
-        try:
-            self._dynamodb.client.update_item(
-                TableName=self.table_name,
-                Key={"address": {"S": address}},
-                UpdateExpression="DELETE bounces :stale",
-                ExpressionAttributeValues={":stale": {"SS": list(elements)}},
-            )
-        except ClientError as exc:
-            _reraise(exc, "soft-bounce table cleanup")
+        self.client.update_item(
+            TableName=self.table_name,
+            Key={"address": {"S": address}},
+            UpdateExpression="DELETE bounces :stale",
+            ExpressionAttributeValues={":stale": {"SS": list(elements)}},
+        )
 
 
 class SesAccountSuppressionList:
     """SESv2 ``PutSuppressedDestination`` (the account-level suppression list); idempotent in SES."""
 
-    def __init__(self, client: Any | None = None) -> None:
-        self._sesv2 = LazyClient("sesv2", client)
-
-    @property
+    @cached_property
     def client(self) -> Any:
-        """The boto3 client (created on first access)."""
-        return self._sesv2.client
+        return make_client("sesv2")
 
     def put(self, address: str, reason: SuppressionReason) -> bool:
         try:
-            self._sesv2.client.put_suppressed_destination(EmailAddress=address, Reason=reason.value)
+            self.client.put_suppressed_destination(EmailAddress=address, Reason=reason.value)
         except ClientError as exc:
             if client_error_code(exc) == "BadRequestException":
                 # SES refuses this address (e.g. malformed): the suppression table entry still protects it.
                 return False
-            _reraise(exc, "SES PutSuppressedDestination")
+            raise
         return True
 
 
 class SnsAlertPublisher:
-    def __init__(self, topic_arn: str, client: Any | None = None) -> None:
+    def __init__(self, topic_arn: str) -> None:
         self.topic_arn = topic_arn
-        self._sns = LazyClient("sns", client)
 
-    @property
+    @cached_property
     def client(self) -> Any:
-        """The boto3 client (created on first access)."""
-        return self._sns.client
+        return make_client("sns")
 
     def publish(self, *, subject: str, body: str) -> None:
-        self._sns.client.publish(TopicArn=self.topic_arn, Subject=subject, Message=body)
+        self.client.publish(TopicArn=self.topic_arn, Subject=subject, Message=body)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from aws_lambda_powertools import Logger
 
-from lambda_handlers.bounce_processor.config import BounceConfig
+from lambda_handlers.bounce_processor.config import load_config
 from lambda_handlers.bounce_processor.gateways import (
     AccountSuppressionList,
     AlertPublisher,
@@ -31,9 +31,14 @@ from lambda_handlers.bounce_processor.logic import (
 )
 from lambda_handlers.bounce_processor.models import parse_record_body
 from lambda_handlers.common.addresses import mask_address
-from lambda_handlers.common.dlq import DeadLetterForwarder, dead_letter_forwarder
 from lambda_handlers.common.errors import client_error_code
-from lambda_handlers.common.records import Counter, SqsRecordInfo
+from lambda_handlers.common.shell import (
+    Counter,
+    RecordService,
+    SqsDeadLetterForwarder,
+    SqsRecordInfo,
+    dead_letter_forwarder,
+)
 from lambda_handlers.contracts import (
     METRIC_ACCOUNT_SUPPRESSION_ADDED,
     METRIC_ADDRESS_ALREADY_SUPPRESSED,
@@ -48,7 +53,7 @@ from lambda_handlers.contracts import (
 )
 
 
-class BounceService:
+class BounceService(RecordService):
     def __init__(
         self,
         *,
@@ -57,7 +62,7 @@ class BounceService:
         policy: SoftBouncePolicy,
         account_suppressions: AccountSuppressionList | None,
         alerts: AlertPublisher | None,
-        dead_letters: DeadLetterForwarder | None,
+        dead_letters: SqsDeadLetterForwarder | None,
         logger: Logger,
         count: Counter,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
@@ -71,6 +76,15 @@ class BounceService:
         self.logger = logger
         self.count = count
         self.clock = clock
+        self._batch_alerts: dict[str, tuple[Alert, ...]] = {}
+
+    def begin_batch(self, context: object) -> None:
+        self._batch_alerts = {}
+
+    def end_batch(self) -> list[str]:
+        """Publish one alert summary for the batch; if that fails, the records that contributed to it are
+        reported as failures too (their writes are idempotent, so a retry is safe)."""
+        return self.publish_alert_summary(self._batch_alerts)
 
     def process(self, record: SqsRecordInfo) -> tuple[Alert, ...]:
         """Handle one SES event; returns the alerts it contributes to the batch summary."""
@@ -114,6 +128,8 @@ class BounceService:
                     "recipients": [mask_address(a) for a in alert.addresses],
                 },
             )
+        if decision.alerts:
+            self._batch_alerts[record.message_id] = decision.alerts
         return decision.alerts
 
     def _record_soft_bounce(self, bounce: SoftBounce) -> Suppression | None:
@@ -192,7 +208,9 @@ class BounceService:
         return []
 
 
-def build_service(config: BounceConfig, *, logger: Logger, count: Counter) -> BounceService:
+def build_service(logger: Logger, count: Counter) -> BounceService:
+    """Read the configuration (a ``ConfigError`` names the bad variable) and wire the real gateways."""
+    config = load_config()
     return BounceService(
         suppressions=DynamoDbSuppressionStore(config.suppression_table_name),
         soft_bounces=DynamoDbSoftBounceStore(config.soft_bounce_table_name),

@@ -129,18 +129,3 @@ def make_client(service_name: str, *, max_attempts: int = MAX_ATTEMPTS, reserve_
     client = boto3.client(service_name, config=config)  # type: ignore[call-overload]
     client.meta.events.register("before-send.*", _bound_attempt(reserve_seconds))
     return client
-
-
-class LazyClient:
-    """Holds a boto3 client that is only created when first needed (``.client``)."""
-
-    def __init__(self, service_name: str, client: Any | None = None, **options: Any) -> None:
-        self._service_name = service_name
-        self._client = client
-        self._options = options
-
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            self._client = make_client(self._service_name, **self._options)
-        return self._client

@@ -31,6 +31,7 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from lambda_handlers.common.envelope import unwrap_message
 from lambda_handlers.common.errors import PermanentError, SchemaError, UnsupportedSchemaVersionError
 from lambda_handlers.contracts import (
     MAX_NAME_LENGTH,
@@ -231,6 +232,12 @@ def parse_order_placed(message: Mapping[str, Any]) -> OrderPlaced:
         currency=currency,
         total=total,
     )
+
+
+def parse_record_body(body: str) -> OrderPlaced:
+    """An SQS record body (the event raw or in an SNS envelope) -> :class:`OrderPlaced`; raises a
+    :class:`PermanentError` subclass for anything that is not a valid v1 event."""
+    return parse_order_placed(unwrap_message(body).message)
 
 
 def order_fingerprint(order: OrderPlaced) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
+from functools import cached_property
 from typing import Any, Protocol
 
 from botocore.exceptions import ClientError, ConnectTimeoutError, EndpointConnectionError
@@ -14,8 +15,8 @@ from lambda_handlers.common.aws import (
     CONNECT_TIMEOUT_SECONDS,
     MIN_ATTEMPT_SECONDS,
     SINGLE_ATTEMPT,
-    LazyClient,
     deadline,
+    make_client,
 )
 from lambda_handlers.common.errors import (
     PermanentError,
@@ -76,27 +77,20 @@ class EmailGateway(Protocol):
 class DynamoDbSuppressionList:
     """Reads the suppression table: partition key ``address`` (S, lower-cased); an item = suppressed."""
 
-    def __init__(self, table_name: str, client: Any | None = None) -> None:
+    def __init__(self, table_name: str) -> None:
         self.table_name = table_name
-        self._dynamodb = LazyClient("dynamodb", client)
 
-    @property
+    @cached_property
     def client(self) -> Any:
-        """The boto3 client (created on first access)."""
-        return self._dynamodb.client
+        return make_client("dynamodb")
 
     def is_suppressed(self, address: str) -> bool:
-        try:
-            response = self._dynamodb.client.get_item(
-                TableName=self.table_name,
-                Key={"address": {"S": normalize_address(address)}},
-                ProjectionExpression="address",
-                ConsistentRead=True,
-            )
-        except ClientError as exc:
-            if is_transient(exc):
-                raise as_transient(exc, "suppression lookup") from exc
-            raise
+        response = self.client.get_item(
+            TableName=self.table_name,
+            Key={"address": {"S": normalize_address(address)}},
+            ProjectionExpression="address",
+            ConsistentRead=True,
+        )
         return "Item" in response
 
 
@@ -106,28 +100,23 @@ class SesV2EmailGateway:
 
     def __init__(
         self,
-        client: Any | None = None,
         *,
         sleep: Callable[[float], None] = time.sleep,
         jitter: Callable[[float, float], float] = random.uniform,
     ) -> None:
-        self._sesv2 = LazyClient(
-            "sesv2", client, max_attempts=SINGLE_ATTEMPT, reserve_seconds=SEND_RESERVE_SECONDS
-        )
         self._sleep = sleep
         self._jitter = jitter
 
-    @property
+    @cached_property
     def client(self) -> Any:
-        """The boto3 client (created on first access)."""
-        return self._sesv2.client
+        return make_client("sesv2", max_attempts=SINGLE_ATTEMPT, reserve_seconds=SEND_RESERVE_SECONDS)
 
     def send(self, request: SendEmailRequest) -> str:
         params = request.to_sesv2_params()
         attempt = 1
         while True:
             try:
-                response = self._sesv2.client.send_email(**params)
+                response = self.client.send_email(**params)
             except Exception as exc:
                 if attempt < SEND_MAX_ATTEMPTS and proves_not_accepted(exc) and self._back_off(attempt):
                     attempt += 1

@@ -20,16 +20,26 @@ from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePer
 
 from lambda_handlers.common.addresses import mask_address
 from lambda_handlers.common.aws import MIN_RECORD_SECONDS, deadline, make_client
-from lambda_handlers.common.dlq import DeadLetterForwarder, dead_letter_forwarder
 from lambda_handlers.common.errors import TransientError, is_transient
-from lambda_handlers.common.order_event import OrderIdReusedError, order_fingerprint
-from lambda_handlers.common.records import Counter, SqsRecordInfo
+from lambda_handlers.common.order_event import (
+    OrderIdReusedError,
+    OrderPlaced,
+    order_fingerprint,
+    parse_record_body,
+)
+from lambda_handlers.common.shell import (
+    Counter,
+    RecordService,
+    SqsDeadLetterForwarder,
+    SqsRecordInfo,
+    dead_letter_forwarder,
+)
 from lambda_handlers.contracts import (
     METRIC_DUPLICATE_SKIPPED,
     METRIC_EMAIL_SENT,
     METRIC_RECIPIENT_SUPPRESSED,
 )
-from lambda_handlers.order_email_sender.config import SenderConfig
+from lambda_handlers.order_email_sender.config import load_config
 from lambda_handlers.order_email_sender.gateways import (
     DynamoDbSuppressionList,
     EmailGateway,
@@ -37,7 +47,6 @@ from lambda_handlers.order_email_sender.gateways import (
     SuppressionList,
 )
 from lambda_handlers.order_email_sender.logic import EmailSettings, SkipSuppressed, decide
-from lambda_handlers.order_email_sender.models import OrderPlaced, parse_record_body
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
@@ -67,7 +76,7 @@ def _mark_replayed(response: Any, idempotent_data: DataRecord) -> Any:
     return {**response, "replayed": True} if isinstance(response, dict) else response
 
 
-class OrderConfirmationService:
+class OrderConfirmationService(RecordService):
     def __init__(
         self,
         *,
@@ -76,7 +85,7 @@ class OrderConfirmationService:
         email: EmailGateway,
         persistence_store: BasePersistenceLayer,
         idempotency_ttl_seconds: int,
-        dead_letters: DeadLetterForwarder | None,
+        dead_letters: SqsDeadLetterForwarder | None,
         logger: Logger,
         count: Counter,
     ) -> None:
@@ -101,7 +110,7 @@ class OrderConfirmationService:
             key_prefix=IDEMPOTENCY_KEY_PREFIX,
         )
 
-    def register_lambda_context(self, context: LambdaContext) -> None:
+    def begin_batch(self, context: LambdaContext) -> None:
         """In-progress idempotency records expire with the invocation (a timed-out send can be retried)."""
         self.idempotency_config.register_lambda_context(context)
 
@@ -158,8 +167,10 @@ class OrderConfirmationService:
         return outcome
 
 
-def build_service(config: SenderConfig, *, logger: Logger, count: Counter) -> OrderConfirmationService:
-    """Wire the real gateways (boto3 clients are created on first use)."""
+def build_service(logger: Logger, count: Counter) -> OrderConfirmationService:
+    """Read the configuration (a ``ConfigError`` names the bad variable) and wire the real gateways (boto3
+    clients are created on first use)."""
+    config = load_config()
     return OrderConfirmationService(
         settings=EmailSettings(
             from_address=config.sender_address,

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Protocol
 
 from boto3.dynamodb.types import TypeSerializer
 from botocore.exceptions import ClientError
 
-from lambda_handlers.common.aws import LazyClient
-from lambda_handlers.common.errors import as_transient, client_error_code, is_transient
+from lambda_handlers.common.aws import make_client
+from lambda_handlers.common.errors import client_error_code
 
 
 @dataclass(frozen=True)
@@ -27,20 +28,18 @@ class OrderStore(Protocol):
 class DynamoDbOrderStore:
     """Conditional ``PutItem`` (``attribute_not_exists(order_id)``) on the orders table."""
 
-    def __init__(self, table_name: str, client: Any | None = None) -> None:
+    def __init__(self, table_name: str) -> None:
         self.table_name = table_name
-        self._dynamodb = LazyClient("dynamodb", client)
         self._serializer = TypeSerializer()
 
-    @property
+    @cached_property
     def client(self) -> Any:
-        """The boto3 client (created on first access)."""
-        return self._dynamodb.client
+        return make_client("dynamodb")
 
     def put_if_absent(self, item: Mapping[str, Any]) -> PutResult:
         serialized = {key: self._serializer.serialize(value) for key, value in item.items()}
         try:
-            self._dynamodb.client.put_item(
+            self.client.put_item(
                 TableName=self.table_name,
                 Item=serialized,
                 ConditionExpression="attribute_not_exists(order_id)",
@@ -52,7 +51,5 @@ class DynamoDbOrderStore:
                 existing: dict[str, Any] = response.get("Item") or {}
                 fingerprint = existing.get("content_sha256", {}).get("S")
                 return PutResult(created=False, stored_fingerprint=fingerprint if fingerprint else None)
-            if is_transient(exc):
-                raise as_transient(exc, "orders table PutItem") from exc
             raise
         return PutResult(created=True)

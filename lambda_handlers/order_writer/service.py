@@ -8,26 +8,30 @@ from datetime import UTC, datetime
 from aws_lambda_powertools import Logger
 
 from lambda_handlers.common.aws import MIN_RECORD_SECONDS, deadline
-from lambda_handlers.common.dlq import DeadLetterForwarder, dead_letter_forwarder
-from lambda_handlers.common.order_event import OrderIdReusedError
-from lambda_handlers.common.records import Counter, SqsRecordInfo
+from lambda_handlers.common.order_event import OrderIdReusedError, parse_record_body
+from lambda_handlers.common.shell import (
+    Counter,
+    RecordService,
+    SqsDeadLetterForwarder,
+    SqsRecordInfo,
+    dead_letter_forwarder,
+)
 from lambda_handlers.contracts import (
     METRIC_DUPLICATE_ORDER,
     METRIC_ORDER_ID_CONFLICT,
     METRIC_ORDER_STORED,
 )
-from lambda_handlers.order_writer.config import WriterConfig
+from lambda_handlers.order_writer.config import load_config
 from lambda_handlers.order_writer.gateways import DynamoDbOrderStore, OrderStore
 from lambda_handlers.order_writer.logic import ExistingOrder, classify_existing, order_record
-from lambda_handlers.order_writer.models import parse_record_body
 
 
-class OrderWriterService:
+class OrderWriterService(RecordService):
     def __init__(
         self,
         *,
         store: OrderStore,
-        dead_letters: DeadLetterForwarder | None,
+        dead_letters: SqsDeadLetterForwarder | None,
         logger: Logger,
         count: Counter,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
@@ -60,7 +64,9 @@ class OrderWriterService:
         return existing
 
 
-def build_service(config: WriterConfig, *, logger: Logger, count: Counter) -> OrderWriterService:
+def build_service(logger: Logger, count: Counter) -> OrderWriterService:
+    """Read the configuration (a ``ConfigError`` names the bad variable) and wire the real gateways."""
+    config = load_config()
     return OrderWriterService(
         store=DynamoDbOrderStore(config.orders_table_name),
         dead_letters=dead_letter_forwarder(config.dead_letter_queue_url),

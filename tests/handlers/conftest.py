@@ -106,10 +106,10 @@ def aws_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 def _fresh_handlers() -> Iterator[None]:
     """Each test builds its own services (config, boto3 clients) inside its own moto context."""
     for module in (sender_handler, writer_handler, bounce_handler):
-        module.reset_service()
+        module.shell.reset()
     yield
     for module in (sender_handler, writer_handler, bounce_handler):
-        module.reset_service()
+        module.shell.reset()
 
 
 @pytest.fixture(autouse=True)
@@ -122,7 +122,7 @@ def handler_logs() -> Iterator[io.StringIO]:
     buffer = io.StringIO()
     handlers = {
         id(h): h
-        for h in (m.logger.registered_handler for m in (sender_handler, writer_handler, bounce_handler))
+        for h in (m.shell.logger.registered_handler for m in (sender_handler, writer_handler, bounce_handler))
     }
     previous = {key: handler.setStream(buffer) for key, handler in handlers.items()}  # type: ignore[attr-defined]
     yield buffer

@@ -116,9 +116,9 @@ def everything_logged(
     monkeypatch.setenv("POWERTOOLS_LOG_LEVEL", "DEBUG")
     monkeypatch.setenv("LOG_LEVEL", "DEBUG")
     monkeypatch.setenv("AWS_LAMBDA_LOG_LEVEL", "DEBUG")
-    previous = {m: m.logger.log_level for m in (sender, writer, bounces)}
+    previous = {m: m.shell.logger.log_level for m in (sender, writer, bounces)}
     for module in previous:
-        module.logger.setLevel("DEBUG")
+        module.shell.logger.setLevel("DEBUG")
     caplog.set_level(logging.DEBUG)
 
     def text() -> str:
@@ -129,7 +129,7 @@ def everything_logged(
 
     yield text
     for module, level in previous.items():
-        module.logger.setLevel(level)
+        module.shell.logger.setLevel(level)
 
 
 def _assert_nothing_leaked(
@@ -208,7 +208,7 @@ def test_unexpected_aws_error_messages_are_not_logged(
     markers = Markers()
     address = markers.new()
     inject_client_error(
-        bounces.get_service().suppressions.client,  # type: ignore[attr-defined]
+        bounces.shell.service.suppressions.client,  # type: ignore[attr-defined]
         "PutItem",
         code="AccessDeniedException",
         status=400,

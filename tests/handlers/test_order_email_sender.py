@@ -160,7 +160,7 @@ def test_throttling_is_retried_in_process_and_one_email_is_sent(
 ) -> None:
     # GIVEN SES throttles the next SendEmail call (a throttling answer proves SES did not accept it)
     injected = inject_client_error(
-        sender.get_service().email.client,  # type: ignore[attr-defined]
+        sender.shell.service.email.client,  # type: ignore[attr-defined]
         "SendEmail",
         code="TooManyRequestsException",
         status=429,
@@ -182,7 +182,7 @@ def test_throttling_beyond_the_retry_budget_is_retried_by_sqs_and_nothing_is_los
 ) -> None:
     # GIVEN SES throttles every SendEmail call of the retry budget
     injected = inject_client_error(
-        sender.get_service().email.client,  # type: ignore[attr-defined]
+        sender.shell.service.email.client,  # type: ignore[attr-defined]
         "SendEmail",
         code="TooManyRequestsException",
         status=429,
@@ -213,7 +213,7 @@ def test_throttling_beyond_the_retry_budget_is_retried_by_sqs_and_nothing_is_los
 def test_a_server_error_from_ses_is_not_repeated_in_process(sender_env: FakeSesExtras) -> None:
     # GIVEN SES answers the next SendEmail with a 500 (it may have accepted the message)
     injected = inject_client_error(
-        sender.get_service().email.client,  # type: ignore[attr-defined]
+        sender.shell.service.email.client,  # type: ignore[attr-defined]
         "SendEmail",
         code="InternalFailure",
         status=500,
@@ -232,7 +232,7 @@ def test_a_server_error_from_ses_is_not_repeated_in_process(sender_env: FakeSesE
 def test_throttled_suppression_lookup_is_retried(sender_env: FakeSesExtras) -> None:
     # GIVEN DynamoDB throttles the suppression lookup once
     inject_client_error(
-        sender.get_service().suppressions.client,  # type: ignore[attr-defined]
+        sender.shell.service.suppressions.client,  # type: ignore[attr-defined]
         "GetItem",
         code="ProvisionedThroughputExceededException",
         status=400,
@@ -368,7 +368,7 @@ def test_ses_message_rejected_is_a_permanent_error(
     )
     # AND the idempotency record was released, so a replay from the DLQ can send it once fixed
     monkeypatch.setenv("SENDER_ADDRESS", SENDER_ADDRESS)
-    sender.reset_service()
+    sender.shell.reset()
     assert failed_ids(invoke(forwarded["Body"])) == []
     assert len(sent_messages()) == 1
 

@@ -179,7 +179,7 @@ def test_a_slow_send_leaves_the_remaining_records_to_sqs(
     # GIVEN a 10 s invocation whose first SendEmail takes 6.5 s (a clock the deadline reads)
     now = [1_000.0]
     monkeypatch.setattr(aws.deadline, "clock", lambda: now[0])
-    client = sender.get_service().email.client  # type: ignore[attr-defined]
+    client = sender.shell.service.email.client  # type: ignore[attr-defined]
 
     def slow(**_: Any) -> None:
         now[0] += 6.5

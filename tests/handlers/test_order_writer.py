@@ -120,7 +120,7 @@ def test_same_order_id_with_different_content_is_dead_lettered(
 def test_throttled_write_is_retried(orders_table: str) -> None:
     # GIVEN DynamoDB throttles the next PutItem
     injected = inject_client_error(
-        writer.get_service().store.client,  # type: ignore[attr-defined]
+        writer.shell.service.store.client,  # type: ignore[attr-defined]
         "PutItem",
         code="ThrottlingException",
         status=400,
@@ -141,7 +141,7 @@ def test_throttled_write_is_retried(orders_table: str) -> None:
 def test_server_error_is_retried(orders_table: str) -> None:
     # GIVEN DynamoDB answers the next PutItem with a 500
     inject_client_error(
-        writer.get_service().store.client,  # type: ignore[attr-defined]
+        writer.shell.service.store.client,  # type: ignore[attr-defined]
         "PutItem",
         code="InternalServerError",
         status=500,

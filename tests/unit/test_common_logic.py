@@ -14,7 +14,6 @@ from hypothesis import strategies as st
 from lambda_handlers import HANDLER_NAMES, entry_point
 from lambda_handlers.common import config as env
 from lambda_handlers.common.addresses import extract_address, mask_address, normalize_address
-from lambda_handlers.common.dlq import build_dead_letter_request
 from lambda_handlers.common.envelope import unwrap_message
 from lambda_handlers.common.errors import (
     ConfigError,
@@ -23,7 +22,7 @@ from lambda_handlers.common.errors import (
     TransientError,
     is_transient,
 )
-from lambda_handlers.common.records import SqsRecordInfo, process_with_error_policy
+from lambda_handlers.common.shell import SqsRecordInfo, build_dead_letter_request, process_with_error_policy
 from lambda_handlers.contracts import is_valid_email
 
 

@@ -6,6 +6,7 @@ import json
 from datetime import UTC, datetime
 from decimal import Decimal
 
+from lambda_handlers.common.order_event import Customer, LineItem, OrderPlaced
 from lambda_handlers.contracts import TEMPLATE_DATA_KEYS, TEMPLATE_ITEM_KEYS
 from lambda_handlers.order_email_sender.logic import (
     EmailSettings,
@@ -18,7 +19,6 @@ from lambda_handlers.order_email_sender.logic import (
     simple_content,
     template_data,
 )
-from lambda_handlers.order_email_sender.models import Customer, LineItem, OrderPlaced
 
 ORDER = OrderPlaced(
     schema_version="1.0",

@@ -19,8 +19,8 @@ from lambda_handlers.common.errors import (
     SchemaError,
     UnsupportedSchemaVersionError,
 )
-from lambda_handlers.order_email_sender.models import parse_order_placed, parse_record_body
-from lambda_handlers.order_writer.models import parse_record_body as parse_writer_record_body
+from lambda_handlers.common.order_event import parse_order_placed, parse_record_body
+from lambda_handlers.common.order_event import parse_record_body as parse_writer_record_body
 
 EVENTS = Path(__file__).resolve().parent.parent / "events"
 

@@ -6,13 +6,13 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
+from lambda_handlers.common.order_event import Customer, LineItem, OrderPlaced
 from lambda_handlers.order_writer.logic import (
     ExistingOrder,
     classify_existing,
     order_fingerprint,
     order_record,
 )
-from lambda_handlers.order_writer.models import Customer, LineItem, OrderPlaced
 
 ORDER = OrderPlaced(
     schema_version="1.0",

@@ -8,7 +8,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from lambda_handlers.common.errors import safe_traceback
-from lambda_handlers.common.observability import CAPPED_LOGGERS, cap_library_loggers
+from lambda_handlers.common.shell import CAPPED_LOGGERS, cap_library_loggers
 
 ADDRESS = "jane" + "@example.net"  # not literally in the frames' source lines below
 
