@@ -9,13 +9,22 @@ so the constructs can import it without the runtime's dependencies and the handl
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 # --- Environment variables --------------------------------------------------------------------------
 # Read by Powertools itself (set by QueueConsumerFunction on every function).
 SERVICE_NAME_ENV = "POWERTOOLS_SERVICE_NAME"
 LOG_LEVEL_ENV = "POWERTOOLS_LOG_LEVEL"
 METRICS_NAMESPACE_ENV = "POWERTOOLS_METRICS_NAMESPACE"
-POWERTOOLS_ENV = (SERVICE_NAME_ENV, LOG_LEVEL_ENV, METRICS_NAMESPACE_ENV)
+#: "false" = the function has active X-Ray tracing and the handlers use the Powertools Tracer.
+TRACE_DISABLED_ENV = "POWERTOOLS_TRACE_DISABLED"
+POWERTOOLS_ENV = (SERVICE_NAME_ENV, LOG_LEVEL_ENV, METRICS_NAMESPACE_ENV, TRACE_DISABLED_ENV)
+
+
+def tracing_enabled(environ: Mapping[str, str]) -> bool:
+    """Whether the handlers trace with the Powertools Tracer (only where the function traces actively)."""
+    return environ.get(TRACE_DISABLED_ENV, "true").strip().lower() in ("false", "0")
+
 
 # Read by every handler.
 DEAD_LETTER_QUEUE_URL_ENV = "DEAD_LETTER_QUEUE_URL"

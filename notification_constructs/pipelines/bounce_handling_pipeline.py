@@ -196,7 +196,7 @@ class BounceHandlingPipeline(Construct):
                 self.processor.role,
                 "AwsSolutions-IAM5[Resource::*]",
                 "ses:PutSuppressedDestination acts on the account-level suppression list and supports no "
-                "resource-level permissions; X-Ray likewise.",
+                "resource-level permissions.",
             )
 
         self.reputation_alarms = self._reputation_alarms(bounce_rate_warning, complaint_rate_warning)

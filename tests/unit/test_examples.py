@@ -29,7 +29,7 @@ def test_example_stacks_are_cdk_nag_clean_and_cfn_lint_clean(stacks: dict[str, d
 
 #: Every acknowledged finding on the example stack; adding one must be a deliberate, reviewed change.
 EXPECTED_ACKNOWLEDGMENTS = {
-    "AwsSolutions-IAM5[Resource::*]",
+    "Serverless-LambdaTracing",
     "Serverless-LambdaDLQ",
     "Serverless-LambdaEventSourceMappingDestination",
     "Serverless-SQSRedrivePolicy",

@@ -20,7 +20,7 @@ def template() -> Template:
     return Template.from_stack(stack)
 
 
-def test_function_runs_current_python_on_arm64_with_tracing(template: Template) -> None:
+def test_function_runs_current_python_on_arm64_without_tracing_by_default(template: Template) -> None:
     template.has_resource_properties(
         "AWS::Lambda::Function",
         {
@@ -28,13 +28,14 @@ def test_function_runs_current_python_on_arm64_with_tracing(template: Template) 
             "Architectures": ["arm64"],
             "Handler": HANDLER,
             "Timeout": 30,
-            "TracingConfig": {"Mode": "Active"},
+            "TracingConfig": Match.absent(),
             "Layers": [f"{{{{resolve:ssm:{POWERTOOLS_LAYER_PARAMETER}}}}}"],
             "Environment": {
                 "Variables": {
                     "POWERTOOLS_SERVICE_NAME": "Writer",
                     "POWERTOOLS_METRICS_NAMESPACE": "NotificationConstructs",
                     "POWERTOOLS_LOG_LEVEL": "INFO",
+                    "POWERTOOLS_TRACE_DISABLED": "true",
                     "DEAD_LETTER_QUEUE_URL": {"Ref": Match.string_like_regexp("OrdersDeadLetterQueue")},
                     "X": "1",
                 }
@@ -73,13 +74,34 @@ def test_role_has_no_managed_policies_and_scoped_statements(template: Template) 
     statements = next(iter(template.find_resources("AWS::IAM::Policy").values()))["Properties"][
         "PolicyDocument"
     ]["Statement"]
-    wildcard = [s for s in statements if s["Resource"] == "*"]
-    assert [s["Action"] for s in wildcard] == [["xray:PutTraceSegments", "xray:PutTelemetryRecords"]]
+    assert [s for s in statements if s["Resource"] == "*"] == []  # no X-Ray grant without tracing
     actions = {
         a for s in statements for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
     }
     assert not any(a.endswith("*") for a in actions), actions
     assert "sqs:SendMessage" in actions  # park permanently invalid input in the DLQ
+
+
+def test_tracing_is_active_tracing_with_the_powertools_tracer_when_asked_for() -> None:
+    # GIVEN a consumer with tracing=True
+    stack = Stack(App(), "TracedStack")
+    QueueConsumerFunction(
+        stack, "Writer", queue=ProcessingQueue(stack, "Orders"), handler=HANDLER, tracing=True
+    )
+    traced = Template.from_stack(stack)
+    # THEN the function traces actively, the handlers' Tracer is on, and only X-Ray gets a wildcard
+    traced.has_resource_properties(
+        "AWS::Lambda::Function",
+        {
+            "TracingConfig": {"Mode": "Active"},
+            "Environment": {"Variables": Match.object_like({"POWERTOOLS_TRACE_DISABLED": "false"})},
+        },
+    )
+    statements = next(iter(traced.find_resources("AWS::IAM::Policy").values()))["Properties"][
+        "PolicyDocument"
+    ]["Statement"]
+    wildcard = [s for s in statements if s["Resource"] == "*"]
+    assert [s["Action"] for s in wildcard] == [["xray:PutTraceSegments", "xray:PutTelemetryRecords"]]
 
 
 def test_alarms_on_errors_and_throttles(template: Template) -> None:
