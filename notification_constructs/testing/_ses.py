@@ -1381,6 +1381,9 @@ def _models() -> list[type]:
         TYPE = ""
         NAME_PROPERTY = ""
         ATTRIBUTES: tuple[str, ...] = ()
+        #: The CloudFormation engine updates these through update_from_cloudformation_json, which replaces
+        #: the resource itself only where replace_needed says a create-only property changed.
+        sandbox_updates_in_place = True
 
         def __init__(self, account_id: str, region: str, name: str, properties: dict[str, Any]) -> None:
             self.account_id = account_id
@@ -1445,6 +1448,13 @@ def _models() -> list[type]:
             )
 
         @classmethod
+        def _name_after_update(cls, original: Any, new_resource_name: str, properties: dict[str, Any]) -> str:
+            """The resource's name after an update: a generated name is kept across updates."""
+            if cls.NAME_PROPERTY and not properties.get(cls.NAME_PROPERTY):
+                return str(original.name)
+            return cls._name_for(new_resource_name, properties)
+
+        @classmethod
         def create_from_cloudformation_json(
             cls,
             resource_name: str,
@@ -1471,10 +1481,7 @@ def _models() -> list[type]:
             region_name: str,
         ) -> Any:
             properties = cloudformation_json.get("Properties") or {}
-            if cls.NAME_PROPERTY and not properties.get(cls.NAME_PROPERTY):
-                new_name = original_resource.name  # a generated name is kept across updates
-            else:
-                new_name = cls._name_for(new_resource_name, properties)
+            new_name = cls._name_after_update(original_resource, new_resource_name, properties)
             if original_resource.replace_needed(new_name, properties):
                 original_resource.remove()
                 return cls.create_from_cloudformation_json(
@@ -1657,6 +1664,10 @@ def _models() -> list[type]:
         def attributes(self) -> dict[str, Any]:
             return {"Id": self.destination_name}
 
+        @classmethod
+        def _name_after_update(cls, original: Any, new_resource_name: str, properties: dict[str, Any]) -> str:
+            return str(original.name)  # named by the properties (checked by replace_needed), not the resource
+
         def replace_needed(self, new_name: str, properties: dict[str, Any]) -> bool:
             spec = properties.get("EventDestination") or {}
             return properties.get("ConfigurationSetName") != self.config_set or (
@@ -1697,27 +1708,6 @@ def _models() -> list[type]:
             resource = cls(account_id, region_name, resource_name, properties)
             resource.destination_name = resource_name
             resource.remove()
-
-        @classmethod
-        def update_from_cloudformation_json(
-            cls,
-            original_resource: Any,
-            new_resource_name: str,
-            cloudformation_json: dict[str, Any],
-            account_id: str,
-            region_name: str,
-        ) -> Any:
-            properties = cloudformation_json.get("Properties") or {}
-            if original_resource.replace_needed(original_resource.name, properties):
-                original_resource.remove()
-                return cls.create_from_cloudformation_json(
-                    original_resource.name, cloudformation_json, account_id, region_name
-                )
-            try:
-                original_resource.update(properties)
-            except SesApiError as exc:
-                raise ValueError(f"{cls.TYPE}: {exc.v1_code}: {exc.message}") from None
-            return original_resource
 
     class Template(_SesResource, CloudFormationModel):  # type: ignore[misc]
         TYPE = "AWS::SES::Template"
@@ -1763,24 +1753,6 @@ def _models() -> list[type]:
 
         def remove(self) -> None:
             self.backend().templates.pop(self.name, None)
-
-        @classmethod
-        def update_from_cloudformation_json(
-            cls,
-            original_resource: Any,
-            new_resource_name: str,
-            cloudformation_json: dict[str, Any],
-            account_id: str,
-            region_name: str,
-        ) -> Any:
-            properties = cloudformation_json.get("Properties") or {}
-            if original_resource.replace_needed(original_resource.name, properties):
-                original_resource.remove()
-                return cls.create_from_cloudformation_json(
-                    new_resource_name, cloudformation_json, account_id, region_name
-                )
-            original_resource.update(properties)
-            return original_resource
 
     class ContactList(_SesResource, CloudFormationModel):  # type: ignore[misc]
         TYPE = "AWS::SES::ContactList"
@@ -1866,6 +1838,10 @@ def _models() -> list[type]:
         def create(self) -> None:
             self.backend().create_receipt_rule(self.rule_set, self._rule(), self.properties.get("After"))
 
+        @classmethod
+        def _name_after_update(cls, original: Any, new_resource_name: str, properties: dict[str, Any]) -> str:
+            return str(original.name)  # named by the properties (checked by replace_needed), not the resource
+
         def replace_needed(self, new_name: str, properties: dict[str, Any]) -> bool:
             rule = properties.get("Rule") or {}
             return properties.get("RuleSetName") != self.rule_set or (
@@ -1880,24 +1856,6 @@ def _models() -> list[type]:
             rule_set = self.backend().receipt_rule_set.get(self.rule_set)
             if rule_set is not None:
                 rule_set.rules[:] = [r for r in rule_set.rules if r.get("Name") != self.rule_name]
-
-        @classmethod
-        def update_from_cloudformation_json(
-            cls,
-            original_resource: Any,
-            new_resource_name: str,
-            cloudformation_json: dict[str, Any],
-            account_id: str,
-            region_name: str,
-        ) -> Any:
-            properties = cloudformation_json.get("Properties") or {}
-            if original_resource.replace_needed(original_resource.name, properties):
-                original_resource.remove()
-                return cls.create_from_cloudformation_json(
-                    original_resource.name, cloudformation_json, account_id, region_name
-                )
-            original_resource.update(properties)
-            return original_resource
 
     class DedicatedIpPool(_SesResource, CloudFormationModel):  # type: ignore[misc]
         TYPE = "AWS::SES::DedicatedIpPool"

@@ -4,6 +4,7 @@ list and the send-rate quota."""
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -403,6 +404,28 @@ def test_cloudformation_ses_resources_create_send_and_delete(
     )
     # THEN only the matching event types are published (no Send)
     assert [e["eventType"] for e in drain(sandbox, queue)] == ["Bounce"]
+    # WHEN the template and the destination change (an update in place: names and physical ids are kept)
+    before = {
+        r["LogicalResourceId"]: r["PhysicalResourceId"]
+        for r in cfn.describe_stack_resources(StackName="ses-cfn")["StackResources"]
+    }
+    changed = copy.deepcopy(CFN_TEMPLATE)
+    changed["Resources"]["Template"]["Properties"]["Template"]["SubjectPart"] = "Hello {{name}}"
+    changed["Resources"]["Destination"]["Properties"]["EventDestination"]["MatchingEventTypes"] = ["bounce"]
+    cfn.update_stack(StackName="ses-cfn", TemplateBody=json.dumps(changed))
+    # THEN the stack is updated in place with the new content
+    assert cfn.describe_stacks(StackName="ses-cfn")["Stacks"][0]["StackStatus"] == "UPDATE_COMPLETE"
+    after = {
+        r["LogicalResourceId"]: r["PhysicalResourceId"]
+        for r in cfn.describe_stack_resources(StackName="ses-cfn")["StackResources"]
+    }
+    assert after == before
+    subject = sesv2.get_email_template(TemplateName="cfn-template")["TemplateContent"]["Subject"]
+    assert subject == "Hello {{name}}"
+    [destination] = sesv2.get_configuration_set_event_destinations(ConfigurationSetName=config_set)[
+        "EventDestinations"
+    ]
+    assert destination["MatchingEventTypes"] == ["BOUNCE"]
     # AND deleting the stack removes them
     cfn.delete_stack(StackName="ses-cfn")
     with pytest.raises(ClientError, match="NotFoundException"):
