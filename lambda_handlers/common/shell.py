@@ -1,4 +1,4 @@
-"""The one record-processing shell of all handlers (Powertools ``Logger``, ``Metrics``, ``BatchProcessor``).
+"""The one record-processing shell of all handlers (Powertools ``Logger`` and ``Metrics``, partial batches).
 
 Each handler's ``handler.py`` is ``shell = Shell(build_service)`` and ``handler = shell.handler``. The shell
 builds the service (config read and validated, gateways wired) on the first invocation - a
@@ -16,6 +16,14 @@ builds the service (config read and validated, gateways wired) on the first invo
 Every AWS call inside an invocation is bounded by its remaining time (:data:`common.aws.deadline`). The
 AWS SDK's and Powertools' own loggers are capped at INFO (:func:`cap_library_loggers`): below it botocore
 logs request parameters (addresses, bodies) and Powertools exception messages (AWS error text).
+
+The batch loop is the shell's own, not Powertools' ``BatchProcessor``: importing
+``aws_lambda_powertools.utilities.batch`` loads the whole ``data_classes`` package and ``asyncio``
+(55-70 ms, about 0.1x of the order writer's cold-start floor, measured with ``bench/cold_start.py``)
+for a loop of a dozen lines. Its contract is Lambda's partial batch response: the message ids of the
+failed records in ``batchItemFailures``. For FIFO sources a record whose message group already failed in
+this batch is reported failed without being processed, so it cannot overtake the failed one
+(https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-errorhandling.html).
 """
 
 from __future__ import annotations
@@ -29,7 +37,6 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 
 from lambda_handlers.common.aws import deadline, make_client
 from lambda_handlers.common.config import metrics_namespace
@@ -47,7 +54,6 @@ from lambda_handlers.contracts import (
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
-    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
 T = TypeVar("T")
@@ -226,13 +232,12 @@ S = TypeVar("S", bound=RecordService)
 
 
 class Shell(Generic[S]):
-    """Logger, metrics, batch processor and the lazily built service of one handler (module level)."""
+    """Logger, metrics, the batch loop and the lazily built service of one handler (module level)."""
 
     def __init__(self, build_service: Callable[[Logger, Counter], S]) -> None:
         cap_library_loggers()
         self.logger = Logger()
         self.metrics = Metrics(namespace=metrics_namespace())
-        self.processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
         self._build_service = build_service
         handle = self.logger.inject_lambda_context(clear_state=True)(self._handle)
         if tracing_enabled(os.environ):
@@ -259,26 +264,32 @@ class Shell(Generic[S]):
         if service is not None:
             self.__dict__["service"] = service
 
-    def _record(self, record: SQSRecord) -> None:
-        service = self.service
-        process_with_error_policy(
-            SqsRecordInfo.from_raw(record.raw_event),
-            service.process,
-            forwarder=service.dead_letters,
-            logger=self.logger,
-            count=self.count,
-        )
-
     def _handle(self, event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
         service = self.service  # a ConfigError fails the invocation loudly (deployment bug)
+        records = event.get("Records") if isinstance(event, Mapping) else None
+        if not isinstance(records, list):
+            raise ValueError("The event is not an SQS batch: it has no Records list")
         service.begin_batch(context)
+        failed: dict[str, None] = {}  # message ids, in batch order
+        failed_groups: set[str] = set()
         with deadline.running(context):  # every AWS call and record start is bounded by the time left
-            response = process_partial_response(
-                event=event, record_handler=self._record, processor=self.processor, context=context
-            )
-            failed = {item["itemIdentifier"] for item in response["batchItemFailures"]}
-            for message_id in service.end_batch():
-                if message_id not in failed:
-                    response["batchItemFailures"].append({"itemIdentifier": message_id})
-                    failed.add(message_id)
-        return response
+            for raw in records:
+                record = SqsRecordInfo.from_raw(raw if isinstance(raw, Mapping) else {})
+                group = record.message_group_id
+                if group is not None and group in failed_groups:
+                    failed[record.message_id] = None  # FIFO: must not overtake the failed one
+                    continue
+                try:
+                    process_with_error_policy(
+                        record,
+                        service.process,
+                        forwarder=service.dead_letters,
+                        logger=self.logger,
+                        count=self.count,
+                    )
+                except Exception:  # the policy has logged and counted it: report it, go on
+                    failed[record.message_id] = None
+                    if group is not None:
+                        failed_groups.add(group)
+            failed.update(dict.fromkeys(service.end_batch()))
+        return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in failed]}
