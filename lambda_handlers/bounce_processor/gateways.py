@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 from botocore.exceptions import ClientError
 
@@ -24,9 +25,7 @@ class SoftBounceStore(Protocol):
         """Add ``element`` to the address's set and return all elements now stored."""
         ...
 
-    def forget(self, address: str, elements: tuple[str, ...]) -> None:
-        """Remove stale elements."""
-        ...
+    def forget(self, address: str, elements: tuple[str, ...]) -> None: ...
 
 
 class AccountSuppressionList(Protocol):
@@ -37,16 +36,21 @@ class AlertPublisher(Protocol):
     def publish(self, *, subject: str, body: str) -> None: ...
 
 
-class DynamoDbSuppressionStore:
-    """The suppression table: partition key ``address`` (S, lower-cased); attributes ``reason``,
-    ``suppressed_at``, ``ses_message_id``, ``detail`` (map). Conditional put = idempotent."""
-
-    def __init__(self, table_name: str) -> None:
-        self.table_name = table_name
+class _Gateway:
+    service_name: ClassVar[str]
 
     @cached_property
     def client(self) -> Any:
-        return make_client("dynamodb")
+        return make_client(self.service_name)
+
+
+@dataclass
+class DynamoDbSuppressionStore(_Gateway):
+    """The suppression table: partition key ``address`` (S, lower-cased); attributes ``reason``,
+    ``suppressed_at``, ``ses_message_id``, ``detail`` (map). Conditional put = idempotent."""
+
+    service_name = "dynamodb"
+    table_name: str
 
     def suppress(self, suppression: Suppression, *, suppressed_at: datetime) -> bool:
         item = {
@@ -67,16 +71,13 @@ class DynamoDbSuppressionStore:
         return True
 
 
-class DynamoDbSoftBounceStore:
+@dataclass
+class DynamoDbSoftBounceStore(_Gateway):
     """The soft-bounce table: partition key ``address`` (S), ``bounces`` (SS of
     ``"<iso-timestamp>|<ses message id>"``), TTL attribute ``expires_at`` (N, epoch seconds)."""
 
-    def __init__(self, table_name: str) -> None:
-        self.table_name = table_name
-
-    @cached_property
-    def client(self) -> Any:
-        return make_client("dynamodb")
+    service_name = "dynamodb"
+    table_name: str
 
     def record(self, address: str, element: str, *, expires_at: int) -> tuple[str, ...]:
         response = self.client.update_item(
@@ -89,22 +90,19 @@ class DynamoDbSoftBounceStore:
         return tuple(response.get("Attributes", {}).get("bounces", {}).get("SS", ()))
 
     def forget(self, address: str, elements: tuple[str, ...]) -> None:
-        if not elements:
-            return
-        self.client.update_item(
-            TableName=self.table_name,
-            Key={"address": {"S": address}},
-            UpdateExpression="DELETE bounces :stale",
-            ExpressionAttributeValues={":stale": {"SS": list(elements)}},
-        )
+        if elements:
+            self.client.update_item(
+                TableName=self.table_name,
+                Key={"address": {"S": address}},
+                UpdateExpression="DELETE bounces :stale",
+                ExpressionAttributeValues={":stale": {"SS": list(elements)}},
+            )
 
 
-class SesAccountSuppressionList:
+class SesAccountSuppressionList(_Gateway):
     """SESv2 ``PutSuppressedDestination`` (the account-level suppression list); idempotent in SES."""
 
-    @cached_property
-    def client(self) -> Any:
-        return make_client("sesv2")
+    service_name = "sesv2"
 
     def put(self, address: str, reason: SuppressionReason) -> bool:
         try:
@@ -117,13 +115,10 @@ class SesAccountSuppressionList:
         return True
 
 
-class SnsAlertPublisher:
-    def __init__(self, topic_arn: str) -> None:
-        self.topic_arn = topic_arn
-
-    @cached_property
-    def client(self) -> Any:
-        return make_client("sns")
+@dataclass
+class SnsAlertPublisher(_Gateway):
+    service_name = "sns"
+    topic_arn: str
 
     def publish(self, *, subject: str, body: str) -> None:
         self.client.publish(TopicArn=self.topic_arn, Subject=subject, Message=body)

@@ -23,11 +23,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
-from lambda_handlers.bounce_processor.models import SesEvent, SesEventType
+from lambda_handlers.bounce_processor.models import SesEvent, SesEventType, parse_timestamp
 from lambda_handlers.common.addresses import mask_address, normalize_address
 
 NOT_SPAM_FEEDBACK_TYPE = "not-spam"
-SOFT_BOUNCE_TYPES = frozenset({"Transient", "Undetermined"})
 ELEMENT_SEPARATOR = "|"
 MAX_ALERT_LINES = 50
 MAX_ALERT_RECIPIENTS = 10
@@ -94,7 +93,6 @@ class Alert:
 
 @dataclass(frozen=True)
 class EventDecision:
-    event_type: SesEventType
     suppressions: tuple[Suppression, ...] = ()
     soft_bounces: tuple[SoftBounce, ...] = ()
     alerts: tuple[Alert, ...] = ()
@@ -127,112 +125,65 @@ def _unique(addresses: Iterable[str]) -> tuple[str, ...]:
 
 def decide(event: SesEvent) -> EventDecision:
     """What to do about one SES event."""
-    message_id = event.ses_message_id or ""
-    if event.event_type is SesEventType.BOUNCE and event.bounce is not None:
-        bounce = event.bounce
-        if bounce.bounce_type == "Permanent":
-            detail = (("bounce_type", bounce.bounce_type), ("bounce_sub_type", bounce.bounce_sub_type))
+    kind, message_id = event.event_type, event.ses_message_id or ""
+    if kind is SesEventType.BOUNCE and (bounce := event.bounce) is not None:
+        addresses, types = _unique(bounce.recipients), (bounce.bounce_type, bounce.bounce_sub_type)
+        if bounce.bounce_type != "Permanent":
             return EventDecision(
-                event_type=event.event_type,
-                suppressions=tuple(
-                    Suppression(
-                        a, SuppressionReason.BOUNCE, SuppressionSource.PERMANENT_BOUNCE, message_id, detail
-                    )
-                    for a in _unique(bounce.recipients)
-                ),
+                soft_bounces=tuple(SoftBounce(a, bounce.timestamp, message_id, *types) for a in addresses)
             )
-        return EventDecision(
-            event_type=event.event_type,
-            soft_bounces=tuple(
-                SoftBounce(a, bounce.timestamp, message_id, bounce.bounce_type, bounce.bounce_sub_type)
-                for a in _unique(bounce.recipients)
-            ),
+        detail: tuple[tuple[str, str], ...] = (
+            ("bounce_type", bounce.bounce_type),
+            ("bounce_sub_type", bounce.bounce_sub_type),
         )
-    if event.event_type is SesEventType.COMPLAINT and event.complaint is not None:
-        complaint = event.complaint
-        if complaint.feedback_type == NOT_SPAM_FEEDBACK_TYPE:
-            return EventDecision(event_type=event.event_type, ignored_complaint=True)
-        addresses = _unique(complaint.recipients)
-        feedback_type = complaint.feedback_type or "unspecified"
-        complaint_detail = (("feedback_type", feedback_type),)
+        reason, source = SuppressionReason.BOUNCE, SuppressionSource.PERMANENT_BOUNCE
         return EventDecision(
-            event_type=event.event_type,
-            suppressions=tuple(
-                Suppression(
-                    a, SuppressionReason.COMPLAINT, SuppressionSource.COMPLAINT, message_id, complaint_detail
-                )
-                for a in addresses
-            ),
-            alerts=(
-                (
-                    Alert(
-                        AlertKind.COMPLAINT_SUPPRESSION,
-                        message_id,
-                        addresses,
-                        f"feedback type {feedback_type}",
-                    ),
-                )
-                if addresses
-                else ()
-            ),
+            suppressions=tuple(Suppression(a, reason, source, message_id, detail) for a in addresses)
+        )
+    if kind is SesEventType.COMPLAINT and (complaint := event.complaint) is not None:
+        if complaint.feedback_type == NOT_SPAM_FEEDBACK_TYPE:
+            return EventDecision(ignored_complaint=True)
+        addresses, feedback_type = _unique(complaint.recipients), complaint.feedback_type or "unspecified"
+        reason, source = SuppressionReason.COMPLAINT, SuppressionSource.COMPLAINT
+        detail = (("feedback_type", feedback_type),)
+        alert = Alert(
+            AlertKind.COMPLAINT_SUPPRESSION, message_id, addresses, f"feedback type {feedback_type}"
+        )
+        return EventDecision(
+            suppressions=tuple(Suppression(a, reason, source, message_id, detail) for a in addresses),
+            alerts=(alert,) if addresses else (),
         )
     destination = event.mail.destination if event.mail else ()
-    if event.event_type is SesEventType.REJECT:
-        reason = event.reject.reason if event.reject else None
-        return EventDecision(
-            event_type=event.event_type,
-            alerts=(Alert(AlertKind.REJECT, message_id, destination, reason),),
-        )
-    if event.event_type is SesEventType.RENDERING_FAILURE:
-        failure = event.rendering_failure
-        detail_text = None
-        if failure is not None:
-            detail_text = f"template {failure.template_name or '?'}: {failure.error_message or 'no message'}"
-        return EventDecision(
-            event_type=event.event_type,
-            alerts=(Alert(AlertKind.RENDERING_FAILURE, message_id, destination, detail_text),),
-        )
-    return EventDecision(event_type=event.event_type)
-
-
-def _utc(value: datetime) -> datetime:
-    return value.astimezone(UTC)
+    if kind is SesEventType.REJECT:
+        reject_reason = event.reject.reason if event.reject else None
+        return EventDecision(alerts=(Alert(AlertKind.REJECT, message_id, destination, reject_reason),))
+    if kind is SesEventType.RENDERING_FAILURE:
+        text = None
+        if (failure := event.rendering_failure) is not None:
+            text = f"template {failure.template_name or '?'}: {failure.error_message or 'no message'}"
+        return EventDecision(alerts=(Alert(AlertKind.RENDERING_FAILURE, message_id, destination, text),))
+    return EventDecision()
 
 
 def soft_bounce_element(occurred_at: datetime, ses_message_id: str) -> str:
     """``"2024-05-01T12:00:00.123+00:00|<ses message id>"``: one soft bounce of one mail."""
-    return f"{_utc(occurred_at).isoformat(timespec='milliseconds')}{ELEMENT_SEPARATOR}{ses_message_id}"
+    return occurred_at.astimezone(UTC).isoformat(timespec="milliseconds") + ELEMENT_SEPARATOR + ses_message_id
 
 
 def element_timestamp(element: str) -> datetime | None:
     timestamp, separator, _ = element.partition(ELEMENT_SEPARATOR)
-    if not separator:
-        return None
-    try:
-        parsed = datetime.fromisoformat(timestamp)
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo is not None else None
+    return parse_timestamp(timestamp) if separator else None
 
 
 def assess_soft_bounces(
     elements: Iterable[str], *, now: datetime, policy: SoftBouncePolicy
 ) -> SoftBounceAssessment:
     """Count the soft bounces within the window; older (or unreadable) elements are stale."""
+    unique = sorted(set(elements))
     window_start = now - policy.window
-    in_window = 0
-    stale: list[str] = []
-    for element in sorted(set(elements)):
-        occurred_at = element_timestamp(element)
-        if occurred_at is None or occurred_at < window_start:
-            stale.append(element)
-        else:
-            in_window += 1
-    return SoftBounceAssessment(
-        count_in_window=in_window,
-        stale_elements=tuple(stale),
-        threshold_reached=in_window >= policy.threshold,
-    )
+    stale = tuple(e for e in unique if (at := element_timestamp(e)) is None or at < window_start)
+    in_window = len(unique) - len(stale)
+    return SoftBounceAssessment(in_window, stale, threshold_reached=in_window >= policy.threshold)
 
 
 def soft_bounce_expiry(now: datetime, policy: SoftBouncePolicy) -> int:
@@ -243,27 +194,13 @@ def soft_bounce_expiry(now: datetime, policy: SoftBouncePolicy) -> int:
 def threshold_suppression(bounce: SoftBounce, assessment: SoftBounceAssessment) -> Suppression | None:
     if not assessment.threshold_reached:
         return None
-    return Suppression(
-        address=bounce.address,
-        reason=SuppressionReason.BOUNCE,
-        source=SuppressionSource.SOFT_BOUNCE_THRESHOLD,
-        ses_message_id=bounce.ses_message_id,
-        detail=(
-            ("bounce_type", bounce.bounce_type),
-            ("bounce_sub_type", bounce.bounce_sub_type),
-            ("soft_bounce_count", str(assessment.count_in_window)),
-        ),
+    detail = (
+        ("bounce_type", bounce.bounce_type),
+        ("bounce_sub_type", bounce.bounce_sub_type),
+        ("soft_bounce_count", str(assessment.count_in_window)),
     )
-
-
-def _ascii_subject(text: str) -> str:
-    cleaned = "".join(ch if 32 <= ord(ch) < 127 else "?" for ch in text)
-    return cleaned[:MAX_SUBJECT_LENGTH]
-
-
-def _mask_text(text: str) -> str:
-    """Free text from SES (reject reason, template error) with anything address-like masked."""
-    return _ADDRESS_LIKE.sub(lambda match: mask_address(match.group(0)), text)
+    source = SuppressionSource.SOFT_BOUNCE_THRESHOLD
+    return Suppression(bounce.address, SuppressionReason.BOUNCE, source, bounce.ses_message_id, detail)
 
 
 def _alert_line(alert: Alert) -> str:
@@ -277,43 +214,38 @@ def _alert_line(alert: Alert) -> str:
         detail = alert.detail
         if len(detail) > MAX_ALERT_DETAIL_CHARS:
             detail = detail[: MAX_ALERT_DETAIL_CHARS - 3] + "..."
-        line += f"; {_mask_text(detail)}"
+        # Free text from SES (reject reason, template error): anything address-like is masked.
+        line += "; " + _ADDRESS_LIKE.sub(lambda match: mask_address(match.group(0)), detail)
     return line
 
 
 def summarize_alerts(
     alerts: Iterable[Alert], *, now: datetime, source: str = "bounce_processor"
 ) -> AlertSummary | None:
-    """One readable SNS message for all alerts of a batch (addresses masked); ``None`` without alerts.
-
-    Bounded (see the module docstring): the body stays under :data:`MAX_SUMMARY_BYTES` in UTF-8.
-    """
+    """One readable SNS message for all alerts of a batch (addresses masked); ``None`` without alerts."""
     alert_list = list(alerts)
     if not alert_list:
         return None
     tally = TallyCounter(alert.kind for alert in alert_list)
-    counts = ", ".join(f"{tally[kind]} {kind.value}" for kind in AlertKind if tally[kind])
-    subject = _ascii_subject(f"SES alert: {counts}")
-    when = _utc(now).isoformat(timespec="seconds")
+    kinds = [kind for kind in AlertKind if tally[kind]]
+    when = now.astimezone(UTC).isoformat(timespec="seconds")
     lines = [
         f"{len(alert_list)} SES event(s) need attention ({source}, {when}).",
         "",
         "Counts:",
-        *(f"  {kind.value}: {tally[kind]}" for kind in AlertKind if tally[kind]),
+        *(f"  {kind.value}: {tally[kind]}" for kind in kinds),
         "",
         "Details:",
     ]
     used = sum(len(line.encode("utf-8")) + 1 for line in lines)
-    budget = MAX_SUMMARY_BYTES - 64  # room for the "... and N more" line
     listed = 0
-    for alert in alert_list[:MAX_ALERT_LINES]:
-        line = _alert_line(alert)
-        size = len(line.encode("utf-8")) + 1
-        if used + size > budget:
+    for line in map(_alert_line, alert_list[:MAX_ALERT_LINES]):
+        used += len(line.encode("utf-8")) + 1
+        if used > MAX_SUMMARY_BYTES - 64:  # room for the "... and N more" line
             break
         lines.append(line)
-        used += size
         listed += 1
     if listed < len(alert_list):
         lines.append(f"  ... and {len(alert_list) - listed:,} more")
-    return AlertSummary(subject=subject, body="\n".join(lines) + "\n")
+    subject = "SES alert: " + ", ".join(f"{tally[kind]} {kind.value}" for kind in kinds)
+    return AlertSummary(subject=subject[:MAX_SUBJECT_LENGTH], body="\n".join(lines) + "\n")

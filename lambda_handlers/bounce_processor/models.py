@@ -1,20 +1,15 @@
 """Parsing SES notifications into typed values.
 
-Two formats arrive on the SES events topic and both are accepted:
-
-- *identity notifications* (feedback notifications configured on the identity): the top-level key is
-  ``notificationType`` with ``Bounce``, ``Complaint`` or ``Delivery`` (plus the one-off
-  ``AmazonSnsSubscriptionSucceeded`` when the topic is attached);
-- *event publishing* through a configuration set: the top-level key is ``eventType`` with ``Bounce``,
-  ``Complaint``, ``Delivery``, ``Send``, ``Reject``, ``Open``, ``Click``, ``Rendering Failure``
-  (with a space), ``DeliveryDelay`` or ``Subscription``.
-
-Only the fields the decisions need are parsed; SES may add fields at any time and unknown ones are ignored.
+Both formats SES publishes to the events topic are accepted: *identity notifications* (top-level
+``notificationType``, https://docs.aws.amazon.com/ses/latest/dg/notification-contents.html) and *event
+publishing* through a configuration set (top-level ``eventType``,
+https://docs.aws.amazon.com/ses/latest/dg/event-publishing-retrieving-sns-contents.html). Only the fields
+the decisions need are parsed; SES may add fields at any time and unknown ones are ignored.
 
 Parsing is total: any JSON value in any field yields a :class:`SesEvent` or a :class:`SchemaError` whose
-reason names the field, never its value. Identifiers that reach logs (``mail.messageId``, the
-``order_id`` tag) must match a strict pattern; recipients are validated one by one, so one invalid
-address does not void the others (:attr:`Bounce.invalid_recipients` names the skipped ones); an empty
+reason names the field, never its value. Identifiers that reach logs (``mail.messageId``, the ``order_id``
+tag) must match a strict pattern; recipients are validated one by one, so one invalid address does not
+void the others (:attr:`SesEvent.invalid_recipients` names the skipped ones); an empty
 ``bouncedRecipients`` / ``complainedRecipients`` list is malformed.
 """
 
@@ -44,7 +39,7 @@ class SesEventType(StrEnum):
     RENDERING_FAILURE = "Rendering Failure"
     DELIVERY_DELAY = "DeliveryDelay"
     SUBSCRIPTION = "Subscription"
-    SNS_SUBSCRIPTION_SUCCEEDED = "AmazonSnsSubscriptionSucceeded"
+    SNS_SUBSCRIPTION_SUCCEEDED = "AmazonSnsSubscriptionSucceeded"  # identity notifications only
 
     @property
     def metric_name(self) -> str:
@@ -72,6 +67,7 @@ SES_MESSAGE_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
 _TOKEN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._:/+-]{0,99}$")
 """SES vocabulary such as ``bounceSubType`` / ``complaintFeedbackType`` values (``MailboxFull``, ``abuse``)."""
 _SURROGATES = re.compile(r"[\ud800-\udfff]")
+_EVENT_TYPES = {member.value: member for member in SesEventType}
 
 
 @dataclass(frozen=True)
@@ -144,10 +140,8 @@ class SesEvent:
     @property
     def invalid_recipients(self) -> tuple[str, ...]:
         """Field paths of the recipient entries that were skipped as invalid (not an address)."""
-        for part in (self.bounce, self.complaint, self.delivery_delay):
-            if part is not None:
-                return part.invalid_recipients
-        return ()
+        part = self.bounce or self.complaint or self.delivery_delay
+        return part.invalid_recipients if part else ()
 
 
 def _object(value: Any, path: str) -> Mapping[str, Any]:
@@ -156,19 +150,23 @@ def _object(value: Any, path: str) -> Mapping[str, Any]:
     return value
 
 
-def _optional_str(value: Any, max_length: int = 1000) -> str | None:
+def _part(parent: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    """An optional object (``reject``, ``failure``, ``deliveryDelay``, ``tags``): anything else is empty."""
+    value = parent.get(key)
+    return value if isinstance(value, Mapping) else {}
+
+
+def _text(value: Any, max_length: int) -> str | None:
     """Free text (reject reason, template error) for the alert summary: lone surrogates replaced."""
-    if not isinstance(value, str) or not value:
-        return None
-    return _SURROGATES.sub("?", value[:max_length])
+    return _SURROGATES.sub("?", value[:max_length]) if isinstance(value, str) and value else None
 
 
-def _optional_token(value: Any) -> str | None:
+def _token(value: Any) -> str | None:
     """An SES vocabulary word (sub type, feedback type); anything else is treated as absent."""
     return value if isinstance(value, str) and _TOKEN.fullmatch(value) else None
 
 
-def _timestamp(value: Any) -> datetime | None:
+def parse_timestamp(value: Any) -> datetime | None:
     """An ISO-8601 timestamp with a time zone, in UTC; ``None`` if absent, invalid or not convertible."""
     if not isinstance(value, str) or len(value) > 64:
         return None
@@ -180,14 +178,12 @@ def _timestamp(value: Any) -> datetime | None:
         return None
 
 
-def _recipient_address(entry: Any) -> str | None:
-    raw = entry.get("emailAddress") if isinstance(entry, Mapping) else None
-    address = extract_address(raw) if isinstance(raw, str) and len(raw) <= 1000 else None
-    return address if address is not None and is_valid_email(address) else None
-
-
-def _recipients(value: Any, path: str, *, required: bool) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """``(valid addresses, field paths of invalid entries)``; a ``required`` list must hold a valid one."""
+def _recipients(
+    part: Mapping[str, Any], path: str, *, required: bool
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The list at ``path`` (its last key, in ``part``): ``(valid addresses, field paths of invalid
+    entries)``; a ``required`` list must hold a valid one."""
+    value = part.get(path.rpartition(".")[2])
     if value is None and not required:
         return (), ()
     if not isinstance(value, list):
@@ -197,11 +193,12 @@ def _recipients(value: Any, path: str, *, required: bool) -> tuple[tuple[str, ..
     addresses: list[str] = []
     invalid: list[str] = []
     for index, entry in enumerate(value):
-        address = _recipient_address(entry)
-        if address is None:
-            invalid.append(f"{path}[{index}].emailAddress")
-        else:
+        raw = entry.get("emailAddress") if isinstance(entry, Mapping) else None
+        address = extract_address(raw) if isinstance(raw, str) and len(raw) <= 1000 else None
+        if address is not None and is_valid_email(address):
             addresses.append(address)
+        else:
+            invalid.append(f"{path}[{index}].emailAddress")
     if required and not addresses:
         shown = ", ".join(invalid[:3]) + (f" and {len(invalid) - 3} more" if len(invalid) > 3 else "")
         raise SchemaError(f"{path}: no entry has a valid e-mail address (invalid: {shown})")
@@ -215,20 +212,17 @@ def _mail(value: Any) -> Mail:
         raise SchemaError("mail.messageId: is required")
     if not isinstance(message_id, str) or not SES_MESSAGE_ID_PATTERN.fullmatch(message_id):
         raise SchemaError(f"mail.messageId: must match {SES_MESSAGE_ID_PATTERN.pattern}")
-    destination_raw = mail.get("destination")
-    destination = (
-        tuple(d for d in destination_raw if isinstance(d, str) and is_valid_email(d))
-        if isinstance(destination_raw, list)
-        else ()
-    )
-    tags_raw = mail.get("tags")
-    tags: dict[str, tuple[str, ...]] = {}
-    if isinstance(tags_raw, Mapping):
-        for key, values in tags_raw.items():
-            if isinstance(key, str) and isinstance(values, list):
-                tags[key] = tuple(v for v in values if isinstance(v, str))
+    destination = mail.get("destination")
+    destination = destination if isinstance(destination, list) else []
     return Mail(
-        message_id=message_id, timestamp=_timestamp(mail.get("timestamp")), destination=destination, tags=tags
+        message_id=message_id,
+        timestamp=parse_timestamp(mail.get("timestamp")),
+        destination=tuple(d for d in destination if isinstance(d, str) and is_valid_email(d)),
+        tags={
+            key: tuple(v for v in values if isinstance(v, str))
+            for key, values in _part(mail, "tags").items()
+            if isinstance(key, str) and isinstance(values, list)
+        },
     )
 
 
@@ -237,34 +231,12 @@ def _bounce(value: Any, mail: Mail) -> Bounce:
     bounce_type = bounce.get("bounceType")
     if not isinstance(bounce_type, str) or bounce_type not in BOUNCE_TYPES:
         raise SchemaError("bounce.bounceType: must be Permanent, Transient or Undetermined")
-    timestamp = _timestamp(bounce.get("timestamp")) or mail.timestamp
+    timestamp = parse_timestamp(bounce.get("timestamp")) or mail.timestamp
     if timestamp is None:
         raise SchemaError("bounce.timestamp: is required (ISO-8601 with time zone)")
-    recipients, invalid = _recipients(
-        bounce.get("bouncedRecipients"), "bounce.bouncedRecipients", required=True
-    )
-    return Bounce(
-        bounce_type=bounce_type,
-        bounce_sub_type=_optional_token(bounce.get("bounceSubType")) or "Undetermined",
-        recipients=recipients,
-        timestamp=timestamp,
-        feedback_id=_optional_token(bounce.get("feedbackId")),
-        invalid_recipients=invalid,
-    )
-
-
-def _complaint(value: Any) -> Complaint:
-    complaint = _object(value, "complaint")
-    recipients, invalid = _recipients(
-        complaint.get("complainedRecipients"), "complaint.complainedRecipients", required=True
-    )
-    return Complaint(
-        recipients=recipients,
-        feedback_type=_optional_token(complaint.get("complaintFeedbackType")),
-        sub_type=_optional_token(complaint.get("complaintSubType")),
-        feedback_id=_optional_token(complaint.get("feedbackId")),
-        invalid_recipients=invalid,
-    )
+    recipients, invalid = _recipients(bounce, "bounce.bouncedRecipients", required=True)
+    sub_type = _token(bounce.get("bounceSubType")) or "Undetermined"
+    return Bounce(bounce_type, sub_type, recipients, timestamp, _token(bounce.get("feedbackId")), invalid)
 
 
 def _event_type(message: Mapping[str, Any]) -> tuple[SesEventType, SourceFormat]:
@@ -275,8 +247,7 @@ def _event_type(message: Mapping[str, Any]) -> tuple[SesEventType, SourceFormat]
     else:
         raise SchemaError("message: neither eventType nor notificationType is present (not an SES event)")
     raw = message[source_format.value]
-    known = {member.value: member for member in SesEventType}
-    event_type = known.get(raw) if isinstance(raw, str) else None
+    event_type = _EVENT_TYPES.get(raw) if isinstance(raw, str) else None
     if event_type is None:
         # Never the value itself: it is input text (it may be anything, an address included).
         raise SchemaError(f"{source_format.value}: unknown SES event type")
@@ -291,41 +262,38 @@ def parse_ses_event(message: Mapping[str, Any]) -> SesEvent:
         raise SchemaError("message: must be a JSON object")
     event_type, source_format = _event_type(message)
     if event_type is SesEventType.SNS_SUBSCRIPTION_SUCCEEDED:
-        return SesEvent(event_type=event_type, source_format=source_format, mail=None)
+        return SesEvent(event_type, source_format, mail=None)
     mail = _mail(message.get("mail"))
-    event = SesEvent(event_type=event_type, source_format=source_format, mail=mail)
-    if event_type is SesEventType.BOUNCE:
-        return replace(event, bounce=_bounce(message.get("bounce"), mail))
-    if event_type is SesEventType.COMPLAINT:
-        return replace(event, complaint=_complaint(message.get("complaint")))
-    if event_type is SesEventType.REJECT:
-        reject = message.get("reject")
-        reason = _optional_str(reject.get("reason"), 500) if isinstance(reject, Mapping) else None
-        return replace(event, reject=Reject(reason=reason))
-    if event_type is SesEventType.RENDERING_FAILURE:
-        failure = message.get("failure")
-        failure = failure if isinstance(failure, Mapping) else {}
-        return replace(
-            event,
-            rendering_failure=RenderingFailure(
-                template_name=_optional_str(failure.get("templateName"), 200),
-                error_message=_optional_str(failure.get("errorMessage"), 500),
-            ),
-        )
-    if event_type is SesEventType.DELIVERY_DELAY:
-        delay = message.get("deliveryDelay")
-        delay = delay if isinstance(delay, Mapping) else {}
-        delayed, invalid = _recipients(
-            delay.get("delayedRecipients"), "deliveryDelay.delayedRecipients", required=False
-        )
-        return replace(
-            event,
-            delivery_delay=DeliveryDelay(
-                delay_type=_optional_token(delay.get("delayType")),
-                recipients=delayed,
-                invalid_recipients=invalid,
-            ),
-        )
+    event = SesEvent(event_type, source_format, mail)
+    match event_type:
+        case SesEventType.BOUNCE:
+            return replace(event, bounce=_bounce(message.get("bounce"), mail))
+        case SesEventType.COMPLAINT:
+            complaint = _object(message.get("complaint"), "complaint")
+            recipients, invalid = _recipients(complaint, "complaint.complainedRecipients", required=True)
+            feedback_type, sub_type, feedback_id = (
+                _token(complaint.get(key))
+                for key in ("complaintFeedbackType", "complaintSubType", "feedbackId")
+            )
+            return replace(
+                event, complaint=Complaint(recipients, feedback_type, sub_type, feedback_id, invalid)
+            )
+        case SesEventType.REJECT:
+            return replace(event, reject=Reject(_text(_part(message, "reject").get("reason"), 500)))
+        case SesEventType.RENDERING_FAILURE:
+            failure = _part(message, "failure")
+            return replace(
+                event,
+                rendering_failure=RenderingFailure(
+                    _text(failure.get("templateName"), 200), _text(failure.get("errorMessage"), 500)
+                ),
+            )
+        case SesEventType.DELIVERY_DELAY:
+            delay = _part(message, "deliveryDelay")
+            delayed, invalid = _recipients(delay, "deliveryDelay.delayedRecipients", required=False)
+            return replace(
+                event, delivery_delay=DeliveryDelay(_token(delay.get("delayType")), delayed, invalid)
+            )
     return event
 
 

@@ -1,7 +1,5 @@
-"""E-mail address normalisation and masking for the handlers (pure functions, no dependencies).
-
-Validation is part of the contract with the constructs: :func:`lambda_handlers.contracts.is_valid_email`.
-"""
+"""E-mail address normalisation and masking (pure functions). Validation is part of the contract with
+the constructs: :func:`lambda_handlers.contracts.is_valid_email`."""
 
 from __future__ import annotations
 
@@ -15,21 +13,13 @@ def normalize_address(value: str) -> str:
 
 def extract_address(value: str) -> str | None:
     """The bare address of ``jane@example.com`` or ``"Jane" <jane@example.com>``, or ``None``."""
-    _, address = parseaddr(value)
-    address = address.strip()
+    address = parseaddr(value)[1].strip()
     return address if "@" in address else None
 
 
 def mask_address(value: str) -> str:
-    """Mask an address for logs: ``jane.doe@example.com`` -> ``j***@example.com``.
-
-    The domain stays readable (useful when a provider misbehaves); anything that is not an address
-    is masked completely.
-    """
+    """``jane.doe@example.com`` -> ``j***@example.com`` for logs: the domain stays readable (useful when a
+    provider misbehaves); anything that is not an address is masked completely."""
     address = extract_address(value) if isinstance(value, str) else None
-    if not address:
-        return "***"
-    local, _, domain = address.rpartition("@")
-    if not local or not domain:
-        return "***"
-    return f"{local[0]}***@{domain}"
+    local, _, domain = (address or "").rpartition("@")
+    return f"{local[0]}***@{domain}" if local and domain else "***"

@@ -1,7 +1,7 @@
 """boto3 client construction shared by the gateways, and the time budget of the running invocation.
 
 Every AWS call is bounded twice: by the caps below (connect / read timeout per attempt) and by what is
-left of the invocation (``context.get_remaining_time_in_millis()``, registered by the handler with
+left of the invocation (``context.get_remaining_time_in_millis()``, registered by the shell with
 :meth:`InvocationDeadline.running`). Before each HTTP attempt a ``before-send`` hook shortens the read
 timeout to the time left minus :data:`RESPONSE_MARGIN_SECONDS` (and the client's own ``reserve``), and
 refuses the attempt with a :class:`DeadlineExceededError` (transient) when less than
@@ -24,10 +24,7 @@ READ_TIMEOUT_SECONDS = 5.0
 """Cap on waiting for a response per attempt (shortened further when the invocation has less time left)."""
 MAX_ATTEMPTS = 3
 """botocore "standard" retries (throttling, 5xx, connection errors) for clients whose calls are safe to
-repeat: DynamoDB (conditional or idempotent writes, reads) and SQS. SES ``SendEmail`` is *not* safe to
-repeat once the request may have reached SES: its client makes one attempt per call (see
-:data:`SINGLE_ATTEMPT`) and the sender retries only what proves SES did not accept the message."""
-SINGLE_ATTEMPT = 1
+repeat: DynamoDB (conditional or idempotent writes, reads) and SQS - not SES ``SendEmail`` (its gateway)."""
 
 RESPONSE_MARGIN_SECONDS = 1.0
 """Kept free at the end of every invocation: the shell logs, flushes metrics and returns the batch response."""
@@ -67,11 +64,8 @@ class InvocationDeadline:
             self._ends_at = previous
 
     def seconds_left(self) -> float | None:
-        """Seconds until the response must be returned (the margin already deducted); ``None`` outside an
-        invocation (no bound other than the timeout caps)."""
-        if self._ends_at is None:
-            return None
-        return self._ends_at - RESPONSE_MARGIN_SECONDS - self.clock()
+        """Seconds until the response must be returned (margin deducted); ``None`` outside an invocation."""
+        return None if self._ends_at is None else self._ends_at - RESPONSE_MARGIN_SECONDS - self.clock()
 
     def require(self, seconds: float, what: str) -> None:
         """Raise :class:`DeadlineExceededError` unless at least ``seconds`` are left."""
@@ -79,46 +73,38 @@ class InvocationDeadline:
         if left is not None and left < seconds:
             raise DeadlineExceededError(what)
 
-    def read_timeout(self, *, reserve: float = 0.0, what: str = "an AWS call") -> float | None:
-        """The read timeout for the next attempt, or ``None`` outside an invocation (the cap applies).
-
-        ``reserve`` is kept free for what must follow the call (e.g. completing the idempotency record
-        after a send). Raises :class:`DeadlineExceededError` if less than :data:`MIN_ATTEMPT_SECONDS`
-        would remain for reading the response.
-        """
+    def read_timeout(self, *, reserve: float = 0.0) -> float | None:
+        """The read timeout for the next attempt, or ``None`` outside an invocation (the cap applies);
+        ``reserve`` is kept free for what must follow the call. Raises :class:`DeadlineExceededError` if
+        less than :data:`MIN_ATTEMPT_SECONDS` would remain for reading the response."""
         left = self.seconds_left()
         if left is None:
             return None
         budget = min(READ_TIMEOUT_SECONDS, left - reserve - CONNECT_TIMEOUT_SECONDS)
         if budget < MIN_ATTEMPT_SECONDS:
-            raise DeadlineExceededError(what)
+            raise DeadlineExceededError("an AWS call")
         return budget
 
 
-#: The deadline of this execution environment's running invocation (set by the handlers).
+#: The deadline of this execution environment's running invocation (set by the shell).
 deadline = InvocationDeadline()
-
-
-def _bound_attempt(reserve: float) -> Callable[..., None]:
-    def before_send(request: Any, **_: Any) -> None:
-        context = getattr(request, "context", None)
-        timeout = deadline.read_timeout(reserve=reserve)
-        if timeout is not None and isinstance(context, dict):
-            # botocore reads a per-request read timeout from the request context (URLLib3Session).
-            context["read_timeout"] = timeout
-
-    return before_send
 
 
 def make_client(service_name: str, *, max_attempts: int = MAX_ATTEMPTS, reserve_seconds: float = 0.0) -> Any:
     """A boto3 client for ``service_name`` with the handlers' timeouts, retries and deadline hook.
 
-    ``max_attempts`` counts the first attempt (``1`` = botocore never repeats a request);
+    ``max_attempts`` counts the first attempt (``1``: botocore never repeats a request);
     ``reserve_seconds`` is kept free of this client's calls for the work that must follow them.
     Region and credentials come from the Lambda environment (``AWS_REGION``, the execution role).
     """
     import boto3
     from botocore.config import Config
+
+    def before_send(request: Any, **_: Any) -> None:
+        timeout = deadline.read_timeout(reserve=reserve_seconds)
+        if timeout is not None and isinstance(getattr(request, "context", None), dict):
+            # botocore reads a per-request read timeout from the request context (URLLib3Session).
+            request.context["read_timeout"] = timeout
 
     config = Config(
         connect_timeout=CONNECT_TIMEOUT_SECONDS,
@@ -127,5 +113,5 @@ def make_client(service_name: str, *, max_attempts: int = MAX_ATTEMPTS, reserve_
     )
     # The default session caches the service models, so later clients are cheap to create.
     client = boto3.client(service_name, config=config)  # type: ignore[call-overload]
-    client.meta.events.register("before-send.*", _bound_attempt(reserve_seconds))
+    client.meta.events.register("before-send.*", before_send)
     return client

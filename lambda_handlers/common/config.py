@@ -1,8 +1,6 @@
-"""Helpers to read environment variables into typed configuration values.
-
-Each handler's ``config.py`` reads *all* its variables in one ``load_config`` function built from these
-helpers; nothing else in the handlers touches ``os.environ``. Every failure is a :class:`ConfigError`
-whose message names the variable, the offending value (never a secret here) and what is allowed.
+"""Typed reads of environment variables, for each handler's ``config.py`` (nothing else in the handlers
+touches ``os.environ``). Every failure is a :class:`ConfigError` whose message names the variable, the
+offending value (never a secret here) and what is allowed.
 """
 
 from __future__ import annotations
@@ -19,7 +17,7 @@ from lambda_handlers.contracts import (
 )
 
 _TRUE = frozenset({"true", "1", "yes", "on"})
-_FALSE = frozenset({"false", "0", "no", "off", ""})
+_FALSE = frozenset({"false", "0", "no", "off"})
 
 
 def environment(environ: Mapping[str, str] | None = None) -> Mapping[str, str]:
@@ -29,25 +27,23 @@ def environment(environ: Mapping[str, str] | None = None) -> Mapping[str, str]:
 
 def metrics_namespace(environ: Mapping[str, str] | None = None) -> str:
     """CloudWatch namespace for the EMF metrics: ``POWERTOOLS_METRICS_NAMESPACE`` or the default."""
-    value = environment(environ).get(METRICS_NAMESPACE_ENV, "").strip()
-    return value or DEFAULT_METRICS_NAMESPACE
+    return optional_str(environment(environ), METRICS_NAMESPACE_ENV) or DEFAULT_METRICS_NAMESPACE
+
+
+def optional_str(environ: Mapping[str, str], name: str) -> str | None:
+    return environ.get(name, "").strip() or None
 
 
 def required_str(environ: Mapping[str, str], name: str) -> str:
-    value = environ.get(name, "").strip()
-    if not value:
+    value = optional_str(environ, name)
+    if value is None:
         raise ConfigError(f"environment variable {name} is required but is missing or empty")
     return value
 
 
-def optional_str(environ: Mapping[str, str], name: str) -> str | None:
-    value = environ.get(name, "").strip()
-    return value or None
-
-
 def int_value(environ: Mapping[str, str], name: str, *, default: int, minimum: int, maximum: int) -> int:
-    raw = environ.get(name, "").strip()
-    if not raw:
+    raw = optional_str(environ, name)
+    if raw is None:
         return default
     try:
         value = int(raw)
@@ -59,15 +55,13 @@ def int_value(environ: Mapping[str, str], name: str, *, default: int, minimum: i
 
 
 def bool_value(environ: Mapping[str, str], name: str, *, default: bool) -> bool:
-    raw = environ.get(name)
-    if raw is None:
-        return default
+    raw = environ.get(name, "")
     lowered = raw.strip().lower()
-    if lowered in _TRUE:
-        return True
-    if lowered in _FALSE:
-        return False if lowered else default
-    raise ConfigError(f"environment variable {name} must be 'true' or 'false', got {raw!r}")
+    if not lowered:
+        return default
+    if lowered not in _TRUE | _FALSE:
+        raise ConfigError(f"environment variable {name} must be 'true' or 'false', got {raw!r}")
+    return lowered in _TRUE
 
 
 def sender_address(environ: Mapping[str, str], name: str) -> str:
@@ -77,15 +71,6 @@ def sender_address(environ: Mapping[str, str], name: str) -> str:
         raise ConfigError(
             f"environment variable {name} must be an e-mail address like 'orders@example.com' "
             f"or 'Shop <orders@example.com>' (no line breaks), got {value!r}"
-        )
-    return value
-
-
-def sqs_queue_url(environ: Mapping[str, str], name: str) -> str | None:
-    value = optional_str(environ, name)
-    if value is not None and not value.startswith(("https://", "http://")):
-        raise ConfigError(
-            f"environment variable {name} must be an SQS queue URL (https://...), got {value!r}"
         )
     return value
 
@@ -100,5 +85,11 @@ def sns_topic_arn(environ: Mapping[str, str], name: str) -> str | None:
 
 
 def dead_letter_queue_url(environ: Mapping[str, str]) -> str | None:
-    """``DEAD_LETTER_QUEUE_URL``: where permanently failing records are forwarded (optional)."""
-    return sqs_queue_url(environ, DEAD_LETTER_QUEUE_URL_ENV)
+    """``DEAD_LETTER_QUEUE_URL``: the SQS queue permanently failing records are forwarded to (optional)."""
+    value = optional_str(environ, DEAD_LETTER_QUEUE_URL_ENV)
+    if value is not None and not value.startswith(("https://", "http://")):
+        raise ConfigError(
+            f"environment variable {DEAD_LETTER_QUEUE_URL_ENV} must be an SQS queue URL (https://...), "
+            f"got {value!r}"
+        )
+    return value

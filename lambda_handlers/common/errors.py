@@ -1,17 +1,9 @@
 """Error types shared by the handlers and the classification of AWS errors.
 
-The error policy of every handler is built on three kinds of failure:
-
-- :class:`PermanentError` - the *input* is bad (invalid JSON, schema violation, unsupported schema
-  version, invalid address, SES rejected this particular message). Retrying cannot help, so the record
-  is forwarded to the dead-letter queue (when one is configured) and counts as processed.
-- :class:`TransientError` - throttling, 5xx, connection problems. The record is reported as a batch
-  item failure and SQS delivers it again after the visibility timeout.
-- :class:`ConfigError` - a deployment bug (missing or invalid environment variable). Raised out of the
-  handler so the invocation fails loudly.
-
-Anything else (an unexpected bug, AccessDenied, a missing table) is treated like a transient error:
-the record is retried and, after ``maxReceiveCount`` receives, SQS redrives it to the DLQ. Nothing is lost.
+The error policy (:mod:`lambda_handlers.common.shell`) rests on three kinds of failure: a
+:class:`PermanentError` (bad input: the record goes to the DLQ), a :class:`TransientError` (throttling,
+5xx, connection: SQS delivers the record again) and a :class:`ConfigError` (a deployment bug: the
+invocation fails). Anything else is retried, then redriven to the DLQ by SQS.
 """
 
 from __future__ import annotations
@@ -100,34 +92,25 @@ TRANSIENT_ERROR_CODES = frozenset(
 TRANSIENT_MESSAGE_MARKERS = ("maximum sending rate exceeded", "rate exceeded", "daily message quota exceeded")
 
 
+def _error_response(exc: BaseException) -> tuple[str | None, str, int | None]:
+    """Code, message and HTTP status of a botocore ``ClientError`` (duck-typed)."""
+    response: Any = getattr(exc, "response", None)
+    if not isinstance(response, dict):
+        return None, "", None
+    error, metadata = response.get("Error"), response.get("ResponseMetadata")
+    error = error if isinstance(error, dict) else {}
+    status = metadata.get("HTTPStatusCode") if isinstance(metadata, dict) else None
+    code = error.get("Code")
+    return (
+        str(code) if code is not None else None,
+        str(error.get("Message", "")),
+        status if isinstance(status, int) else None,
+    )
+
+
 def client_error_code(exc: BaseException) -> str | None:
     """The AWS error code of a botocore ``ClientError`` (duck-typed), else ``None``."""
-    response: Any = getattr(exc, "response", None)
-    if not isinstance(response, dict):
-        return None
-    error = response.get("Error")
-    if not isinstance(error, dict):
-        return None
-    code = error.get("Code")
-    return str(code) if code is not None else None
-
-
-def _client_error_message(exc: BaseException) -> str:
-    response: Any = getattr(exc, "response", None)
-    if isinstance(response, dict) and isinstance(response.get("Error"), dict):
-        return str(response["Error"].get("Message", ""))
-    return ""
-
-
-def _http_status(exc: BaseException) -> int | None:
-    response: Any = getattr(exc, "response", None)
-    if not isinstance(response, dict):
-        return None
-    metadata = response.get("ResponseMetadata")
-    if not isinstance(metadata, dict):
-        return None
-    status = metadata.get("HTTPStatusCode")
-    return status if isinstance(status, int) else None
+    return _error_response(exc)[0]
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -140,22 +123,12 @@ def is_transient(exc: BaseException) -> bool:
 
     if isinstance(exc, BotocoreConnectionError | HTTPClientError | ReadTimeoutError):
         return True
-    code = client_error_code(exc)
+    code, message, status = _error_response(exc)
     if code is None:
         return False
-    if code in TRANSIENT_ERROR_CODES:
+    if code in TRANSIENT_ERROR_CODES or (status is not None and (status >= 500 or status == 429)):
         return True
-    status = _http_status(exc)
-    if status is not None and (status >= 500 or status == 429):
-        return True
-    message = _client_error_message(exc).lower()
-    return any(marker in message for marker in TRANSIENT_MESSAGE_MARKERS)
-
-
-def as_transient(exc: BaseException, action: str) -> TransientError:
-    """Wrap a retryable AWS error in a :class:`TransientError` naming the failed ``action``."""
-    code = client_error_code(exc) or type(exc).__name__
-    return TransientError(f"{action} failed with a retryable error ({code})", code=code)
+    return any(marker in message.lower() for marker in TRANSIENT_MESSAGE_MARKERS)
 
 
 def safe_traceback(exc: BaseException) -> str:

@@ -5,25 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from lambda_handlers import contracts
 from lambda_handlers.common import config as env
-from lambda_handlers.contracts import (
-    CONFIGURATION_SET_NAME_ENV,
-    DEFAULT_IDEMPOTENCY_TTL_SECONDS,
-    IDEMPOTENCY_TABLE_NAME_ENV,
-    IDEMPOTENCY_TTL_SECONDS_ENV,
-    MAX_IDEMPOTENCY_TTL_SECONDS,
-    MIN_IDEMPOTENCY_TTL_SECONDS,
-    SENDER_ADDRESS_ENV,
-    SUPPRESSION_TABLE_NAME_ENV,
-    TEMPLATE_NAME_ENV,
-)
+from lambda_handlers.order_email_sender.logic import EmailSettings
 
 
 @dataclass(frozen=True)
 class SenderConfig:
-    sender_address: str
-    configuration_set_name: str
-    template_name: str | None
+    email: EmailSettings
     suppression_table_name: str
     idempotency_table_name: str
     idempotency_ttl_seconds: int
@@ -31,20 +20,22 @@ class SenderConfig:
 
 
 def load_config(environ: Mapping[str, str] | None = None) -> SenderConfig:
-    """Read and validate the configuration; raises :class:`ConfigError` naming the bad variable."""
+    """Raises :class:`ConfigError` naming the bad variable."""
     source = env.environment(environ)
     return SenderConfig(
-        sender_address=env.sender_address(source, SENDER_ADDRESS_ENV),
-        configuration_set_name=env.required_str(source, CONFIGURATION_SET_NAME_ENV),
-        template_name=env.optional_str(source, TEMPLATE_NAME_ENV),
-        suppression_table_name=env.required_str(source, SUPPRESSION_TABLE_NAME_ENV),
-        idempotency_table_name=env.required_str(source, IDEMPOTENCY_TABLE_NAME_ENV),
+        email=EmailSettings(
+            from_address=env.sender_address(source, contracts.SENDER_ADDRESS_ENV),
+            configuration_set_name=env.required_str(source, contracts.CONFIGURATION_SET_NAME_ENV),
+            template_name=env.optional_str(source, contracts.TEMPLATE_NAME_ENV),
+        ),
+        suppression_table_name=env.required_str(source, contracts.SUPPRESSION_TABLE_NAME_ENV),
+        idempotency_table_name=env.required_str(source, contracts.IDEMPOTENCY_TABLE_NAME_ENV),
         idempotency_ttl_seconds=env.int_value(
             source,
-            IDEMPOTENCY_TTL_SECONDS_ENV,
-            default=DEFAULT_IDEMPOTENCY_TTL_SECONDS,
-            minimum=MIN_IDEMPOTENCY_TTL_SECONDS,
-            maximum=MAX_IDEMPOTENCY_TTL_SECONDS,
+            contracts.IDEMPOTENCY_TTL_SECONDS_ENV,
+            default=contracts.DEFAULT_IDEMPOTENCY_TTL_SECONDS,
+            minimum=contracts.MIN_IDEMPOTENCY_TTL_SECONDS,
+            maximum=contracts.MAX_IDEMPOTENCY_TTL_SECONDS,
         ),
         dead_letter_queue_url=env.dead_letter_queue_url(source),
     )

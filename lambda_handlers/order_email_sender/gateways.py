@@ -1,34 +1,20 @@
-"""AWS access of the order e-mail sender, behind small protocols (clients are created lazily)."""
+"""AWS access of the order e-mail sender (clients are created on first use)."""
 
 from __future__ import annotations
 
 import random
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, Protocol
+from typing import Any
 
 from botocore.exceptions import ClientError, ConnectTimeoutError, EndpointConnectionError
 
 from lambda_handlers.common.addresses import normalize_address
-from lambda_handlers.common.aws import (
-    CONNECT_TIMEOUT_SECONDS,
-    MIN_ATTEMPT_SECONDS,
-    SINGLE_ATTEMPT,
-    deadline,
-    make_client,
-)
-from lambda_handlers.common.errors import (
-    PermanentError,
-    TransientError,
-    as_transient,
-    client_error_code,
-    is_transient,
-)
+from lambda_handlers.common.aws import DeadlineExceededError, deadline, make_client
+from lambda_handlers.common.errors import PermanentError, TransientError, client_error_code, is_transient
 from lambda_handlers.order_email_sender.logic import SendEmailRequest
-
-# SESv2 SendEmail errors that concern this particular message: retrying cannot help.
-PERMANENT_SEND_ERROR_CODES = frozenset({"MessageRejected"})
 
 # The send retry budget. SendEmail is not idempotent and the idempotency record is still "in progress"
 # during the call, so a request that may have reached SES is never repeated in-process (botocore makes one
@@ -61,17 +47,7 @@ def proves_not_accepted(exc: BaseException) -> bool:
 
 
 class EmailRejectedError(PermanentError):
-    """SES refused this message (e.g. it contains a virus or the recipient is not allowed)."""
-
-
-class SuppressionList(Protocol):
-    def is_suppressed(self, address: str) -> bool: ...
-
-
-class EmailGateway(Protocol):
-    def send(self, request: SendEmailRequest) -> str:
-        """Send the e-mail and return the SES message id."""
-        ...
+    """SES refused this message (``MessageRejected``: e.g. it contains a virus)."""
 
 
 class DynamoDbSuppressionList:
@@ -94,59 +70,47 @@ class DynamoDbSuppressionList:
         return "Item" in response
 
 
+@dataclass(kw_only=True)
 class SesV2EmailGateway:
-    """Sends through SESv2 ``SendEmail``: one HTTP attempt per call, at most :data:`SEND_MAX_ATTEMPTS`
-    calls per record, retrying only what :func:`proves_not_accepted`."""
+    """SESv2 ``SendEmail``: one HTTP attempt per call, at most :data:`SEND_MAX_ATTEMPTS` calls per record,
+    retrying only what :func:`proves_not_accepted`; returns the SES message id."""
 
-    def __init__(
-        self,
-        *,
-        sleep: Callable[[float], None] = time.sleep,
-        jitter: Callable[[float, float], float] = random.uniform,
-    ) -> None:
-        self._sleep = sleep
-        self._jitter = jitter
+    sleep: Callable[[float], None] = time.sleep
+    jitter: Callable[[float, float], float] = random.uniform
 
     @cached_property
     def client(self) -> Any:
-        return make_client("sesv2", max_attempts=SINGLE_ATTEMPT, reserve_seconds=SEND_RESERVE_SECONDS)
+        return make_client("sesv2", max_attempts=1, reserve_seconds=SEND_RESERVE_SECONDS)
 
     def send(self, request: SendEmailRequest) -> str:
         params = request.to_sesv2_params()
         attempt = 1
         while True:
             try:
-                response = self.client.send_email(**params)
+                return str(self.client.send_email(**params)["MessageId"])
             except Exception as exc:
                 if attempt < SEND_MAX_ATTEMPTS and proves_not_accepted(exc) and self._back_off(attempt):
                     attempt += 1
                     continue
-                mapped = _send_error(exc)
-                if mapped is exc:
+                # SES's error message may quote the address: only the code is kept.
+                code = client_error_code(exc)
+                if code == "MessageRejected":
+                    raise EmailRejectedError(f"SES rejected the message ({code})") from exc
+                if isinstance(exc, TransientError) or not is_transient(exc):
                     raise
-                raise mapped from exc
-            return str(response["MessageId"])
+                code = code or type(exc).__name__
+                raise TransientError(
+                    f"SES SendEmail failed with a retryable error ({code})", code=code
+                ) from exc
 
     def _back_off(self, attempt: int) -> bool:
-        """Sleep before the next attempt; ``False`` if the invocation has no time left for one."""
-        delay = self._jitter(
+        """Sleep before the next attempt; ``False`` if the invocation has no time left for one after it."""
+        delay = self.jitter(
             0.0, min(SEND_BACKOFF_MAX_SECONDS, SEND_BACKOFF_BASE_SECONDS * 2 ** (attempt - 1))
         )
-        left = deadline.seconds_left()
-        needed = delay + SEND_RESERVE_SECONDS + CONNECT_TIMEOUT_SECONDS + MIN_ATTEMPT_SECONDS
-        if left is not None and left < needed:
+        try:
+            deadline.read_timeout(reserve=delay + SEND_RESERVE_SECONDS)
+        except DeadlineExceededError:
             return False
-        self._sleep(delay)
+        self.sleep(delay)
         return True
-
-
-def _send_error(exc: Exception) -> Exception:
-    """The error policy's view of a failed send (SES's message may quote the address: only the code is kept)."""
-    if isinstance(exc, TransientError):
-        return exc
-    code = client_error_code(exc)
-    if code in PERMANENT_SEND_ERROR_CODES:
-        return EmailRejectedError(f"SES rejected the message ({code})")
-    if is_transient(exc):
-        return as_transient(exc, "SES SendEmail")
-    return exc

@@ -1,4 +1,4 @@
-"""Pure decisions of the order e-mail sender: what to send (or not), with no I/O."""
+"""Pure decisions of the order e-mail sender: the SESv2 ``SendEmail`` request of a confirmation."""
 
 from __future__ import annotations
 
@@ -32,12 +32,26 @@ class TemplateContent:
     template_data: str
     """JSON object with the keys :data:`lambda_handlers.contracts.TEMPLATE_DATA_KEYS`."""
 
+    def to_sesv2(self) -> dict[str, Any]:
+        return {"Template": {"TemplateName": self.template_name, "TemplateData": self.template_data}}
+
 
 @dataclass(frozen=True)
 class SimpleContent:
     subject: str
     text: str
     html: str
+
+    def to_sesv2(self) -> dict[str, Any]:
+        return {
+            "Simple": {
+                "Subject": {"Data": self.subject, "Charset": "UTF-8"},
+                "Body": {
+                    "Text": {"Data": self.text, "Charset": "UTF-8"},
+                    "Html": {"Data": self.html, "Charset": "UTF-8"},
+                },
+            }
+        }
 
 
 @dataclass(frozen=True)
@@ -52,47 +66,13 @@ class SendEmailRequest:
 
     def to_sesv2_params(self) -> dict[str, Any]:
         """The keyword arguments of ``sesv2.send_email``."""
-        content: dict[str, Any]
-        if isinstance(self.content, TemplateContent):
-            content = {
-                "Template": {
-                    "TemplateName": self.content.template_name,
-                    "TemplateData": self.content.template_data,
-                }
-            }
-        else:
-            content = {
-                "Simple": {
-                    "Subject": {"Data": self.content.subject, "Charset": "UTF-8"},
-                    "Body": {
-                        "Text": {"Data": self.content.text, "Charset": "UTF-8"},
-                        "Html": {"Data": self.content.html, "Charset": "UTF-8"},
-                    },
-                }
-            }
         return {
             "FromEmailAddress": self.from_address,
             "Destination": {"ToAddresses": [self.to_address]},
-            "Content": content,
+            "Content": self.content.to_sesv2(),
             "ConfigurationSetName": self.configuration_set_name,
             "EmailTags": [{"Name": name, "Value": value} for name, value in self.tags],
         }
-
-
-@dataclass(frozen=True)
-class SkipSuppressed:
-    """The recipient is on the suppression list: send nothing (not an error)."""
-
-    order_id: str
-
-
-@dataclass(frozen=True)
-class SendConfirmation:
-    order_id: str
-    request: SendEmailRequest
-
-
-Decision = SkipSuppressed | SendConfirmation
 
 
 def template_data(order: OrderPlaced) -> dict[str, Any]:
@@ -108,16 +88,7 @@ def template_data(order: OrderPlaced) -> dict[str, Any]:
         "placed_at": order.placed_at.isoformat(),
         "currency": order.currency,
         "total": format_amount(order.total),
-        "items": [
-            {
-                "sku": item.sku,
-                "name": item.name,
-                "quantity": item.quantity,
-                "unit_price": format_amount(item.unit_price),
-                "line_total": format_amount(item.line_total),
-            }
-            for item in order.items
-        ],
+        "items": [item.as_plain() for item in order.items],
     }
     return {**values, TEMPLATE_HTML_KEY: _escaped(values)}
 
@@ -137,66 +108,51 @@ def subject_line(order: OrderPlaced) -> str:
 
 
 def simple_content(order: OrderPlaced) -> SimpleContent:
-    """Subject, plain-text and HTML parts for sends without an SES template (all values HTML-escaped)."""
+    """Subject, plain-text and HTML parts for sends without an SES template (HTML: the escaped values)."""
     data = template_data(order)
-    text_lines = [
+    h, c = data[TEMPLATE_HTML_KEY], order.currency
+    text = [
         f"Hello {order.customer.name},",
         "",
         f"thank you for your order {order.order_id} placed on {data['placed_at']}.",
         "",
+        *(
+            f"- {i['quantity']} x {i['name']} ({i['sku']}) at {i['unit_price']} {c} = {i['line_total']} {c}"
+            for i in data["items"]
+        ),
+        "",
+        f"Total: {data['total']} {c}",
+        "",
     ]
-    text_lines += [
-        f"- {item['quantity']} x {item['name']} ({item['sku']}) at {item['unit_price']} {order.currency}"
-        f" = {item['line_total']} {order.currency}"
-        for item in data["items"]
-    ]
-    text_lines += ["", f"Total: {data['total']} {order.currency}", ""]
-
-    e = html.escape
     rows = "".join(
-        f"<tr><td>{e(str(item['quantity']))}</td><td>{e(item['name'])} ({e(item['sku'])})</td>"
-        f"<td>{e(item['unit_price'])} {e(order.currency)}</td>"
-        f"<td>{e(item['line_total'])} {e(order.currency)}</td></tr>"
-        for item in data["items"]
+        f"<tr><td>{i['quantity']}</td><td>{i['name']} ({i['sku']})</td><td>{i['unit_price']} {h['currency']}"
+        f"</td><td>{i['line_total']} {h['currency']}</td></tr>"
+        for i in h["items"]
     )
     html_body = (
         "<!DOCTYPE html><html><body>"
-        f"<p>Hello {e(order.customer.name)},</p>"
-        f"<p>thank you for your order <strong>{e(order.order_id)}</strong>"
-        f" placed on {e(data['placed_at'])}.</p>"
+        f"<p>Hello {h['customer_name']},</p>"
+        f"<p>thank you for your order <strong>{h['order_id']}</strong> placed on {h['placed_at']}.</p>"
         "<table><thead><tr><th>Qty</th><th>Item</th><th>Unit price</th><th>Line total</th></tr></thead>"
         f"<tbody>{rows}</tbody></table>"
-        f"<p><strong>Total: {e(data['total'])} {e(order.currency)}</strong></p>"
+        f"<p><strong>Total: {h['total']} {h['currency']}</strong></p>"
         "</body></html>"
     )
-    return SimpleContent(subject=subject_line(order), text="\n".join(text_lines), html=html_body)
-
-
-def email_tags(order: OrderPlaced) -> tuple[tuple[str, str], ...]:
-    """SES message tags; they come back in every SES event of this message (event publishing)."""
-    return ((ORDER_ID_TAG, order.order_id), (EVENT_TYPE_TAG, ORDER_PLACED_TAG_VALUE))
+    return SimpleContent(subject=subject_line(order), text="\n".join(text), html=html_body)
 
 
 def build_request(order: OrderPlaced, settings: EmailSettings) -> SendEmailRequest:
+    """The confirmation's ``SendEmail``; its tags come back in every SES event of the message."""
     content: TemplateContent | SimpleContent
     if settings.template_name:
-        content = TemplateContent(
-            template_name=settings.template_name,
-            template_data=json.dumps(template_data(order), ensure_ascii=False, separators=(",", ":")),
-        )
+        data = json.dumps(template_data(order), ensure_ascii=False, separators=(",", ":"))
+        content = TemplateContent(template_name=settings.template_name, template_data=data)
     else:
         content = simple_content(order)
     return SendEmailRequest(
         from_address=settings.from_address,
         to_address=order.customer.email,
         configuration_set_name=settings.configuration_set_name,
-        tags=email_tags(order),
+        tags=((ORDER_ID_TAG, order.order_id), (EVENT_TYPE_TAG, ORDER_PLACED_TAG_VALUE)),
         content=content,
     )
-
-
-def decide(order: OrderPlaced, *, suppressed: bool, settings: EmailSettings) -> Decision:
-    """Skip suppressed recipients, otherwise send the confirmation."""
-    if suppressed:
-        return SkipSuppressed(order_id=order.order_id)
-    return SendConfirmation(order_id=order.order_id, request=build_request(order, settings))

@@ -16,9 +16,6 @@ class WriterConfig:
 
 
 def load_config(environ: Mapping[str, str] | None = None) -> WriterConfig:
-    """Read and validate the configuration; raises :class:`ConfigError` naming the bad variable."""
+    """Raises :class:`ConfigError` naming the bad variable."""
     source = env.environment(environ)
-    return WriterConfig(
-        orders_table_name=env.required_str(source, ORDERS_TABLE_NAME_ENV),
-        dead_letter_queue_url=env.dead_letter_queue_url(source),
-    )
+    return WriterConfig(env.required_str(source, ORDERS_TABLE_NAME_ENV), env.dead_letter_queue_url(source))

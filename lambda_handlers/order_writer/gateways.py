@@ -1,11 +1,11 @@
-"""AWS access of the order writer, behind a small protocol (the client is created lazily)."""
+"""AWS access of the order writer (the client is created on first use)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, Protocol
+from typing import Any
 
 from boto3.dynamodb.types import TypeSerializer
 from botocore.exceptions import ClientError
@@ -21,12 +21,10 @@ class PutResult:
     """``content_sha256`` of the item that already existed (when ``created`` is false)."""
 
 
-class OrderStore(Protocol):
-    def put_if_absent(self, item: Mapping[str, Any]) -> PutResult: ...
-
-
 class DynamoDbOrderStore:
-    """Conditional ``PutItem`` (``attribute_not_exists(order_id)``) on the orders table."""
+    """Conditional ``PutItem`` (``attribute_not_exists(order_id)``) on the orders table; on a failed
+    condition ``ALL_OLD`` returns the existing item
+    (https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_PutItem.html)."""
 
     def __init__(self, table_name: str) -> None:
         self.table_name = table_name
@@ -37,19 +35,18 @@ class DynamoDbOrderStore:
         return make_client("dynamodb")
 
     def put_if_absent(self, item: Mapping[str, Any]) -> PutResult:
-        serialized = {key: self._serializer.serialize(value) for key, value in item.items()}
         try:
             self.client.put_item(
                 TableName=self.table_name,
-                Item=serialized,
+                Item={key: self._serializer.serialize(value) for key, value in item.items()},
                 ConditionExpression="attribute_not_exists(order_id)",
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as exc:
-            if client_error_code(exc) == "ConditionalCheckFailedException":
-                response: Any = exc.response
-                existing: dict[str, Any] = response.get("Item") or {}
-                fingerprint = existing.get("content_sha256", {}).get("S")
-                return PutResult(created=False, stored_fingerprint=fingerprint if fingerprint else None)
-            raise
+            if client_error_code(exc) != "ConditionalCheckFailedException":
+                raise
+            existing: Any = exc.response.get("Item") or {}
+            return PutResult(
+                created=False, stored_fingerprint=existing.get("content_sha256", {}).get("S") or None
+            )
         return PutResult(created=True)

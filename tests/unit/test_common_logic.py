@@ -195,14 +195,19 @@ def test_fails_if_an_sns_envelope_is_malformed(body: str, match: str) -> None:
 
 # -------------------------------------------------------------------------------------- configuration
 def test_config_helpers_read_values_and_defaults() -> None:
-    source = {"A": " a ", "N": "5", "B": "TRUE", "Q": "https://sqs.eu-west-1.amazonaws.com/1/q"}
+    source = {
+        "A": " a ",
+        "N": "5",
+        "B": "TRUE",
+        "DEAD_LETTER_QUEUE_URL": "https://sqs.eu-west-1.amazonaws.com/1/q",
+    }
     assert env.required_str(source, "A") == "a"
     assert env.optional_str(source, "MISSING") is None
     assert env.int_value(source, "N", default=1, minimum=1, maximum=10) == 5
     assert env.int_value(source, "MISSING", default=3, minimum=1, maximum=10) == 3
     assert env.bool_value(source, "B", default=False) is True
     assert env.bool_value(source, "MISSING", default=False) is False
-    assert env.sqs_queue_url(source, "Q") == source["Q"]
+    assert env.dead_letter_queue_url(source) == source["DEAD_LETTER_QUEUE_URL"]
     assert env.metrics_namespace({}) == "NotificationConstructs"
     assert env.metrics_namespace({"POWERTOOLS_METRICS_NAMESPACE": "Shop"}) == "Shop"
     assert env.sender_address({"S": "Shop <orders@example.com>"}, "S") == "Shop <orders@example.com>"
@@ -218,7 +223,10 @@ def test_config_helpers_read_values_and_defaults() -> None:
             "N must be between 1 and 2",
         ),
         (lambda: env.bool_value({"B": "maybe"}, "B", default=False), "B must be 'true' or 'false'"),
-        (lambda: env.sqs_queue_url({"Q": "dlq"}, "Q"), "Q must be an SQS queue URL"),
+        (
+            lambda: env.dead_letter_queue_url({"DEAD_LETTER_QUEUE_URL": "dlq"}),
+            "DEAD_LETTER_QUEUE_URL must be an SQS queue URL",
+        ),
         (lambda: env.sns_topic_arn({"T": "topic"}, "T"), "T must be an SNS topic ARN"),
         (lambda: env.sender_address({"S": "orders"}, "S"), "S must be an e-mail address"),
     ],

@@ -10,12 +10,9 @@ from lambda_handlers.common.order_event import Customer, LineItem, OrderPlaced
 from lambda_handlers.contracts import TEMPLATE_DATA_KEYS, TEMPLATE_ITEM_KEYS
 from lambda_handlers.order_email_sender.logic import (
     EmailSettings,
-    SendConfirmation,
     SimpleContent,
-    SkipSuppressed,
     TemplateContent,
     build_request,
-    decide,
     simple_content,
     template_data,
 )
@@ -40,15 +37,6 @@ TEMPLATED = EmailSettings(
 )
 
 
-def test_suppressed_recipient_is_skipped() -> None:
-    # GIVEN a suppressed recipient
-    # WHEN deciding
-    decision = decide(ORDER, suppressed=True, settings=SIMPLE)
-
-    # THEN nothing is sent
-    assert decision == SkipSuppressed(order_id="ord-7")
-
-
 def test_template_data_has_exactly_the_documented_keys() -> None:
     # GIVEN an order
     # WHEN the template data is built
@@ -71,12 +59,12 @@ def test_template_data_has_exactly_the_documented_keys() -> None:
 
 def test_templated_send_request() -> None:
     # GIVEN a TEMPLATE_NAME
-    # WHEN deciding for an unsuppressed recipient
-    decision = decide(ORDER, suppressed=False, settings=TEMPLATED)
+    # WHEN the request is built
+    request = build_request(ORDER, TEMPLATED)
 
     # THEN a SESv2 SendEmail with Template content, config set and tags is produced
-    assert isinstance(decision, SendConfirmation)
-    params = decision.request.to_sesv2_params()
+    assert isinstance(request.content, TemplateContent)
+    params = request.to_sesv2_params()
     assert params["FromEmailAddress"] == "orders@example.com"
     assert params["Destination"] == {"ToAddresses": ["Jane@Example.net"]}
     assert params["ConfigurationSetName"] == "order-emails"

@@ -7,12 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
 from lambda_handlers.common.order_event import Customer, LineItem, OrderPlaced
-from lambda_handlers.order_writer.logic import (
-    ExistingOrder,
-    classify_existing,
-    order_fingerprint,
-    order_record,
-)
+from lambda_handlers.order_writer.logic import is_conflict, order_fingerprint, order_item
 
 ORDER = OrderPlaced(
     schema_version="1.0",
@@ -29,10 +24,10 @@ RECEIVED = datetime(2024, 5, 1, 12, 31, 5, 123456, tzinfo=UTC)
 def test_builds_the_orders_table_item() -> None:
     # GIVEN an order
     # WHEN the item is built
-    record = order_record(ORDER, received_at=RECEIVED, source_message_id="m-1")
+    item = order_item(ORDER, received_at=RECEIVED, source_message_id="m-1")
 
     # THEN amounts are strings, items a list, the e-mail as given plus metadata
-    assert record.item == {
+    assert item == {
         "order_id": "ord-9",
         "schema_version": "1.0",
         "event_type": "order.placed",
@@ -45,7 +40,7 @@ def test_builds_the_orders_table_item() -> None:
         "items": [{"sku": "A-1", "name": "Mug", "quantity": 2, "unit_price": "4.50", "line_total": "9.00"}],
         "received_at": "2024-05-01T12:31:05.123+00:00",
         "source_message_id": "m-1",
-        "content_sha256": record.fingerprint,
+        "content_sha256": order_fingerprint(ORDER),
     }
 
 
@@ -60,6 +55,6 @@ def test_fingerprint_ignores_schema_minor_version_and_trailing_zeros() -> None:
 
 
 def test_classifies_an_existing_item() -> None:
-    assert classify_existing(stored_fingerprint="a", new_fingerprint="a") is ExistingOrder.DUPLICATE
-    assert classify_existing(stored_fingerprint=None, new_fingerprint="a") is ExistingOrder.DUPLICATE
-    assert classify_existing(stored_fingerprint="a", new_fingerprint="b") is ExistingOrder.CONFLICT
+    assert is_conflict(stored_fingerprint="a", new_fingerprint="a") is False
+    assert is_conflict(stored_fingerprint=None, new_fingerprint="a") is False
+    assert is_conflict(stored_fingerprint="a", new_fingerprint="b") is True
