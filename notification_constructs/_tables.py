@@ -1,9 +1,11 @@
-"""DynamoDB tables used by the pipelines: on-demand, encrypted, point-in-time recovery on."""
+"""DynamoDB tables used by the pipelines: on-demand, encrypted with a customer-managed key, point-in-time recovery on."""
 
 from __future__ import annotations
 
 from aws_cdk import RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 
@@ -13,14 +15,18 @@ def new_table(
     *,
     partition_key: str,
     removal_policy: RemovalPolicy,
+    encryption_key: kms.IKey,
     time_to_live_attribute: str | None = None,
 ) -> dynamodb.Table:
+    """The tables hold e-mail addresses (personal data): encrypted with ``encryption_key``, a customer-managed
+    key (table grants then include the key's ``kms:Decrypt`` / ``kms:*DataKey*`` actions)."""
     return dynamodb.Table(
         scope,
         id,
         partition_key=dynamodb.Attribute(name=partition_key, type=dynamodb.AttributeType.STRING),
         billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
-        encryption=dynamodb.TableEncryption.AWS_MANAGED,
+        encryption=dynamodb.TableEncryption.CUSTOMER_MANAGED,
+        encryption_key=encryption_key,
         point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
             point_in_time_recovery_enabled=True
         ),
@@ -28,3 +34,22 @@ def new_table(
         deletion_protection=removal_policy == RemovalPolicy.RETAIN or None,
         removal_policy=removal_policy,
     )
+
+
+_READ_ONLY_ACTIONS = frozenset({"dynamodb:GetItem", "dynamodb:Query", "dynamodb:BatchGetItem"})
+
+
+def grant_table(table: dynamodb.ITable, grantee: iam.IGrantable, *actions: str) -> iam.Grant:
+    """``table.grant`` (exactly ``actions`` on the table) plus what its customer-managed key needs for them:
+    ``kms:Decrypt`` / ``kms:DescribeKey`` for reads, also ``kms:Encrypt`` / ``kms:GenerateDataKey`` for writes (``table.grant`` alone grants no key action;
+    https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/encryption.usagenotes.html). An
+    imported table without ``encryption_key`` gets the table actions only."""
+    grant = table.grant(grantee, *actions)
+    if table.encryption_key is not None:
+        # Named actions, not grant_encrypt_decrypt's kms:ReEncrypt* / kms:GenerateDataKey* wildcards.
+        writes = not set(actions) <= _READ_ONLY_ACTIONS
+        key_actions = ["kms:Decrypt", "kms:DescribeKey"]
+        if writes:
+            key_actions += ["kms:Encrypt", "kms:GenerateDataKey"]
+        table.encryption_key.grant(grantee, *key_actions)
+    return grant

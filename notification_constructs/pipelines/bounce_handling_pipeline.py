@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
 
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_ses as ses
 from aws_cdk import aws_sns_subscriptions as subs
 from aws_cdk import aws_sqs as sqs
@@ -15,7 +17,7 @@ from constructs import Construct
 
 from lambda_handlers import contracts
 from notification_constructs._defaults import allow_sns_to_use_key, at_or_above_alarm, new_cmk
-from notification_constructs._tables import new_table
+from notification_constructs._tables import grant_table, new_table
 from notification_constructs._validation import Problems, acknowledge, is_token, is_valid_email
 from notification_constructs.email_configuration_set import DEFAULT_EVENT_TYPES, EmailConfigurationSet
 from notification_constructs.notification_topic import NotificationTopic
@@ -73,6 +75,7 @@ class BounceHandlingPipeline(Construct):
         use_account_suppression_list: bool = False,
         bounce_rate_warning: float = DEFAULT_BOUNCE_RATE_WARNING,
         complaint_rate_warning: float = DEFAULT_COMPLAINT_RATE_WARNING,
+        encryption_key: kms.IKey | None = None,
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
     ) -> None:
         """
@@ -88,6 +91,10 @@ class BounceHandlingPipeline(Construct):
             Default: False (the configuration set already applies it for BOUNCE/COMPLAINT).
         :param bounce_rate_warning: Warning threshold (fraction) below the 5% review rate. Default: 0.02.
         :param complaint_rate_warning: Warning threshold below the 0.1% review rate. Default: 0.0005.
+        :param encryption_key: Customer-managed key for the data holding e-mail addresses at rest that the
+            pipeline creates: its tables and its functions' log groups. Default: - one new key per pipeline
+            (``DataKey``, rotation on). An imported key's policy cannot be changed here: it must let CloudWatch
+            Logs use it (see ``QueueConsumerFunction``).
         :param removal_policy: For the suppression table. Default: RETAIN (with deletion protection).
         """
         super().__init__(scope, id)
@@ -155,8 +162,18 @@ class BounceHandlingPipeline(Construct):
         self.queue = ProcessingQueue(self, "Queue", alarm_topic=self.alert_topic.topic)
         self.queue.subscribe_to(self.topic)
 
+        self.encryption_key: kms.IKey = encryption_key or new_cmk(
+            self,
+            "DataKey",
+            description=f"Encrypts the tables and log groups of {self.node.path} (e-mail addresses)",
+            removal_policy=removal_policy,
+        )
         self.suppression_table = suppression_table or new_table(
-            self, "SuppressionTable", partition_key="address", removal_policy=removal_policy
+            self,
+            "SuppressionTable",
+            partition_key="address",
+            removal_policy=removal_policy,
+            encryption_key=self.encryption_key,
         )
         self.soft_bounce_table = new_table(
             self,
@@ -164,12 +181,14 @@ class BounceHandlingPipeline(Construct):
             partition_key="address",
             time_to_live_attribute="expires_at",
             removal_policy=RemovalPolicy.DESTROY,
+            encryption_key=self.encryption_key,
         )
         self.processor = QueueConsumerFunction(
             self,
             "Processor",
             queue=self.queue,
             handler="lambda_handlers.bounce_processor.handler.handler",
+            encryption_key=self.encryption_key,
             description="Suppresses bounced/complaining addresses and alerts support.",
             environment={
                 contracts.SUPPRESSION_TABLE_NAME_ENV: self.suppression_table.table_name,
@@ -185,15 +204,15 @@ class BounceHandlingPipeline(Construct):
             alarm_topic=self.alert_topic.topic,
         )
         function = self.processor.function
-        self.suppression_table.grant(function, "dynamodb:PutItem")
-        self.soft_bounce_table.grant(function, "dynamodb:UpdateItem")
+        grant_table(self.suppression_table, function, "dynamodb:PutItem")
+        grant_table(self.soft_bounce_table, function, "dynamodb:UpdateItem")
         self.alert_topic.grant_publish(function)
         if use_account_suppression_list:
             function.add_to_role_policy(
                 iam.PolicyStatement(actions=["ses:PutSuppressedDestination"], resources=["*"])
             )
             acknowledge(
-                self.processor.role,
+                cast(Construct, self.processor.role),  # always the function's own iam.Role
                 "AwsSolutions-IAM5[Resource::*]",
                 "ses:PutSuppressedDestination acts on the account-level suppression list and supports no "
                 "resource-level permissions.",

@@ -7,11 +7,13 @@ from typing import Any
 from aws_cdk import RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from lambda_handlers import contracts
-from notification_constructs._tables import new_table
+from notification_constructs._defaults import new_cmk
+from notification_constructs._tables import grant_table, new_table
 from notification_constructs._validation import Problems, is_token
 from notification_constructs.email_configuration_set import EmailConfigurationSet
 from notification_constructs.notification_topic import NotificationTopic
@@ -57,6 +59,7 @@ class OrderConfirmationPipeline(Construct):
         filter_on_message_body: bool = False,
         max_send_concurrency: int = 2,
         alarm_topic: sns.ITopic | None = None,
+        encryption_key: kms.IKey | None = None,
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
     ) -> None:
         """
@@ -68,10 +71,15 @@ class OrderConfirmationPipeline(Construct):
         :param use_template: False sends simple content built by the handler. Default: True.
         :param filter_on_message_body: Filter on ``event_type`` in the JSON body instead of the message
             attribute. Default: False (attribute filtering).
-        :param max_send_concurrency: Maximum concurrent sender invocations (each sends up to 10 mails
-            sequentially): keep ``10 x max_send_concurrency / average send latency`` under your SES
-            maximum send rate. Default: 2.
+        :param max_send_concurrency: Maximum concurrent sender invocations. Each sends its batch
+            sequentially, so at most ``1 / send latency`` mails per second: keep
+            ``max_send_concurrency / average send latency`` under your SES maximum send rate (README:
+            "Sizing the sender's concurrency from the quota"). Default: 2 (the SQS minimum).
         :param alarm_topic: Where the queue and function alarms notify. Default: - no alarm actions.
+        :param encryption_key: Customer-managed key for the data holding e-mail addresses at rest that the
+            pipeline creates: its tables and its functions' log groups. Default: - one new key per pipeline
+            (``DataKey``, rotation on). An imported key's policy cannot be changed here: it must let CloudWatch
+            Logs use it (see ``QueueConsumerFunction``).
         :param removal_policy: For the orders table (the idempotency table is always destroyable).
             Default: RETAIN (with deletion protection).
         """
@@ -114,9 +122,20 @@ class OrderConfirmationPipeline(Construct):
             else {"filter_policy": {event_type: order_placed}}
         )
 
+        self.encryption_key: kms.IKey = encryption_key or new_cmk(
+            self,
+            "DataKey",
+            description=f"Encrypts the tables and log groups of {self.node.path} (e-mail addresses)",
+            removal_policy=removal_policy,
+        )
+
         # (a) persist the order
         self.orders_table = new_table(
-            self, "OrdersTable", partition_key="order_id", removal_policy=removal_policy
+            self,
+            "OrdersTable",
+            partition_key="order_id",
+            removal_policy=removal_policy,
+            encryption_key=self.encryption_key,
         )
         self.writer_queue = ProcessingQueue(self, "WriterQueue", alarm_topic=alarm_topic)
         self.writer_queue.subscribe_to(self.topic, **filters)
@@ -125,12 +144,13 @@ class OrderConfirmationPipeline(Construct):
             "Writer",
             queue=self.writer_queue,
             handler="lambda_handlers.order_writer.handler.handler",
+            encryption_key=self.encryption_key,
             description="Persists order-placed events (conditional write, redelivery is a no-op).",
             environment={contracts.ORDERS_TABLE_NAME_ENV: self.orders_table.table_name},
             service_name="order_writer",
             alarm_topic=alarm_topic,
         )
-        self.orders_table.grant(self.writer.function, "dynamodb:PutItem")
+        grant_table(self.orders_table, self.writer.function, "dynamodb:PutItem")
 
         # (b) send the confirmation
         self.template = template or (OrderConfirmationTemplate(self, "Template") if use_template else None)
@@ -140,6 +160,7 @@ class OrderConfirmationPipeline(Construct):
             partition_key="id",
             time_to_live_attribute="expiration",
             removal_policy=RemovalPolicy.DESTROY,
+            encryption_key=self.encryption_key,
         )
         self.email_queue = ProcessingQueue(self, "EmailQueue", alarm_topic=alarm_topic)
         self.email_queue.subscribe_to(self.topic, **filters)
@@ -156,6 +177,7 @@ class OrderConfirmationPipeline(Construct):
             "EmailSender",
             queue=self.email_queue,
             handler="lambda_handlers.order_email_sender.handler.handler",
+            encryption_key=self.encryption_key,
             description="Sends one order confirmation per order through SES.",
             environment=environment,
             service_name="order_email_sender",
@@ -163,9 +185,14 @@ class OrderConfirmationPipeline(Construct):
             alarm_topic=alarm_topic,
         )
         function = self.email_sender.function
-        suppression_table.grant(function, "dynamodb:GetItem")
-        self.idempotency_table.grant(
-            function, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"
+        grant_table(suppression_table, function, "dynamodb:GetItem")
+        grant_table(
+            self.idempotency_table,
+            function,
+            "dynamodb:GetItem",
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem",
+            "dynamodb:DeleteItem",
         )
         sender.grant_send_email(
             function,

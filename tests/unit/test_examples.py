@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from examples.app import build_app
+from notification_constructs.testing._cdk import node_environment
 from tests.support.validators import cfn_lint, synth_with_nag
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -63,11 +64,7 @@ def test_cdk_synth_with_the_pinned_cli(tmp_path: Path) -> None:
     # GIVEN the CLI pinned in package.json (installed by make) and the top-level cdk.json
     cli = ROOT / "node_modules" / ".bin" / "cdk"
     assert cli.exists(), "run `make install` (npm ci) first"
-    env = {
-        **os.environ,
-        "CDK_DISABLE_CLI_TELEMETRY": "true",
-        "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
-    }
+    env = node_environment({**os.environ, "CDK_DISABLE_CLI_TELEMETRY": "true"})  # on the venv's Node.js
     # WHEN synthesizing the example app with no arguments
     result = subprocess.run(
         [str(cli), "synth", "--no-notices", "--quiet", "--output", str(tmp_path / "cdk.out")],

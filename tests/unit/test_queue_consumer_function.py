@@ -29,7 +29,8 @@ def test_function_runs_current_python_on_arm64_without_tracing_by_default(templa
             "Handler": HANDLER,
             "Timeout": 30,
             "TracingConfig": Match.absent(),
-            "Layers": [f"{{{{resolve:ssm:{POWERTOOLS_LAYER_PARAMETER}}}}}"],
+            "Layers": [{"Ref": Match.string_like_regexp("^SsmParameterValue")}],
+            "ReservedConcurrentExecutions": 5,  # = max_concurrency
             "Environment": {
                 "Variables": {
                     "POWERTOOLS_SERVICE_NAME": "Writer",
@@ -45,14 +46,27 @@ def test_function_runs_current_python_on_arm64_without_tracing_by_default(templa
     )
 
 
+def test_powertools_layer_arn_comes_from_the_public_ssm_parameter(template: Template) -> None:
+    # THEN the layer ARN is a template parameter resolved from the public Powertools parameter
+    parameters = template.to_json()["Parameters"]
+    layer = [v["Default"] for k, v in parameters.items() if k.startswith("SsmParameterValue")]
+    assert layer == [POWERTOOLS_LAYER_PARAMETER]
+
+
 def test_powertools_layer_matches_the_tested_release() -> None:
     from importlib.metadata import version
 
     assert version("aws-lambda-powertools") == POWERTOOLS_VERSION
 
 
-def test_log_group_has_retention(template: Template) -> None:
-    template.has_resource_properties("AWS::Logs::LogGroup", {"RetentionInDays": 30})
+def test_log_group_has_retention_and_a_customer_managed_key(template: Template) -> None:
+    template.has_resource_properties(
+        "AWS::Logs::LogGroup",
+        {
+            "RetentionInDays": 30,
+            "KmsKeyId": {"Fn::GetAtt": [Match.string_like_regexp("^WriterLogKey"), "Arn"]},
+        },
+    )
 
 
 def test_event_source_reports_batch_item_failures_and_caps_concurrency(template: Template) -> None:
@@ -117,7 +131,8 @@ def test_fails_if_visibility_timeout_is_shorter_than_six_function_timeouts() -> 
     queue = ProcessingQueue(stack, "Q", visibility_timeout=Duration.seconds(60))
     with pytest.raises(
         NotificationConfigError,
-        match=r"\[Vis/Fn\] queue visibility_timeout \(60s\) < 6 x function timeout \(30s\).*Duration.seconds\(180",
+        match=r"\[Vis/Fn\] queue visibility_timeout \(60s\) < 6 x function timeout \(30s\)"
+        r" \+ max_batching_window \(0s\): set visibility_timeout=Duration.seconds\(180\) or more on Vis/Q",
     ):
         QueueConsumerFunction(stack, "Fn", queue=queue, handler=HANDLER)
 
@@ -149,11 +164,14 @@ def test_fails_listing_every_invalid_setting() -> None:
 
 
 def test_large_batches_are_allowed_with_a_batching_window() -> None:
+    # GIVEN a queue whose visibility timeout covers 6 x 30 s + the 5 s batching window
     stack = Stack(App(), "Window")
-    queue = ProcessingQueue(stack, "Q")
+    queue = ProcessingQueue(stack, "Q", visibility_timeout=Duration.seconds(185))
+    # WHEN a consumer takes batches of 100
     QueueConsumerFunction(
         stack, "Fn", queue=queue, handler=HANDLER, batch_size=100, max_batching_window=Duration.seconds(5)
     )
+    # THEN the event source mapping batches them
     Template.from_stack(stack).has_resource_properties(
         "AWS::Lambda::EventSourceMapping", {"BatchSize": 100, "MaximumBatchingWindowInSeconds": 5}
     )
