@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from aws_cdk import RemovalPolicy
+from aws_cdk import aws_backup as backup
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
+
+from ._validation import acknowledge
 
 
 def new_table(
@@ -20,7 +25,7 @@ def new_table(
 ) -> dynamodb.Table:
     """The tables hold e-mail addresses (personal data): encrypted with ``encryption_key``, a customer-managed
     key (table grants then include the key's ``kms:Decrypt`` / ``kms:*DataKey*`` actions)."""
-    return dynamodb.Table(
+    table = dynamodb.Table(
         scope,
         id,
         partition_key=dynamodb.Attribute(name=partition_key, type=dynamodb.AttributeType.STRING),
@@ -34,6 +39,22 @@ def new_table(
         deletion_protection=removal_policy == RemovalPolicy.RETAIN or None,
         removal_policy=removal_policy,
     )
+    for pack in ("HIPAA.Security", "NIST.800.53.R5"):
+        acknowledge(
+            table,
+            f"{pack}-DynamoDBInBackupPlan",
+            "Point-in-time recovery (35 days of continuous backups) is on; pass the pipeline's backup_plan= "
+            "to add the table to an AWS Backup plan as well.",
+        )
+    return table
+
+
+def add_to_backup_plan(plan: backup.BackupPlan | None, id: str, tables: Sequence[dynamodb.ITable]) -> None:
+    """Select ``tables`` in the AWS Backup ``plan`` (no-op without a plan)."""
+    if plan is not None:
+        plan.add_selection(
+            id, resources=[backup.BackupResource.from_dynamo_db_table(table) for table in tables]
+        )
 
 
 _READ_ONLY_ACTIONS = frozenset({"dynamodb:GetItem", "dynamodb:Query", "dynamodb:BatchGetItem"})

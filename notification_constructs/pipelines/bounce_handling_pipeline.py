@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import cast
 
 from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_backup as backup
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
@@ -17,7 +18,7 @@ from constructs import Construct
 
 from lambda_handlers import contracts
 from notification_constructs._defaults import allow_sns_to_use_key, at_or_above_alarm, new_cmk
-from notification_constructs._tables import grant_table, new_table
+from notification_constructs._tables import add_to_backup_plan, grant_table, new_table
 from notification_constructs._validation import Problems, acknowledge, is_token, is_valid_email
 from notification_constructs.email_configuration_set import DEFAULT_EVENT_TYPES, EmailConfigurationSet
 from notification_constructs.notification_topic import NotificationTopic
@@ -76,6 +77,7 @@ class BounceHandlingPipeline(Construct):
         bounce_rate_warning: float = DEFAULT_BOUNCE_RATE_WARNING,
         complaint_rate_warning: float = DEFAULT_COMPLAINT_RATE_WARNING,
         encryption_key: kms.IKey | None = None,
+        backup_plan: backup.BackupPlan | None = None,
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
     ) -> None:
         """
@@ -95,6 +97,8 @@ class BounceHandlingPipeline(Construct):
             pipeline creates: its tables and its functions' log groups. Default: - one new key per pipeline
             (``DataKey``, rotation on). An imported key's policy cannot be changed here: it must let CloudWatch
             Logs use it (see ``QueueConsumerFunction``).
+        :param backup_plan: An AWS Backup plan the tables the pipeline creates are added to (a selection
+            named after the pipeline). Default: - none (point-in-time recovery only).
         :param removal_policy: For the suppression table. Default: RETAIN (with deletion protection).
         """
         super().__init__(scope, id)
@@ -206,6 +210,12 @@ class BounceHandlingPipeline(Construct):
         function = self.processor.function
         grant_table(self.suppression_table, function, "dynamodb:PutItem")
         grant_table(self.soft_bounce_table, function, "dynamodb:UpdateItem")
+        created = (
+            [self.soft_bounce_table]
+            if suppression_table
+            else [self.suppression_table, self.soft_bounce_table]
+        )
+        add_to_backup_plan(backup_plan, f"{id}Tables", created)
         self.alert_topic.grant_publish(function)
         if use_account_suppression_list:
             function.add_to_role_policy(

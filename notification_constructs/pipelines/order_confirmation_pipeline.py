@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from aws_cdk import RemovalPolicy
+from aws_cdk import aws_backup as backup
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -13,7 +14,7 @@ from constructs import Construct
 
 from lambda_handlers import contracts
 from notification_constructs._defaults import new_cmk
-from notification_constructs._tables import grant_table, new_table
+from notification_constructs._tables import add_to_backup_plan, grant_table, new_table
 from notification_constructs._validation import Problems, is_token
 from notification_constructs.email_configuration_set import EmailConfigurationSet
 from notification_constructs.notification_topic import NotificationTopic
@@ -60,6 +61,7 @@ class OrderConfirmationPipeline(Construct):
         max_send_concurrency: int = 2,
         alarm_topic: sns.ITopic | None = None,
         encryption_key: kms.IKey | None = None,
+        backup_plan: backup.BackupPlan | None = None,
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
     ) -> None:
         """
@@ -80,6 +82,8 @@ class OrderConfirmationPipeline(Construct):
             pipeline creates: its tables and its functions' log groups. Default: - one new key per pipeline
             (``DataKey``, rotation on). An imported key's policy cannot be changed here: it must let CloudWatch
             Logs use it (see ``QueueConsumerFunction``).
+        :param backup_plan: An AWS Backup plan the tables the pipeline creates are added to (a selection
+            named after the pipeline). Default: - none (point-in-time recovery only).
         :param removal_policy: For the orders table (the idempotency table is always destroyable).
             Default: RETAIN (with deletion protection).
         """
@@ -194,6 +198,7 @@ class OrderConfirmationPipeline(Construct):
             "dynamodb:UpdateItem",
             "dynamodb:DeleteItem",
         )
+        add_to_backup_plan(backup_plan, f"{id}Tables", [self.orders_table, self.idempotency_table])
         sender.grant_send_email(
             function,
             configuration_set=configuration_set,
