@@ -43,11 +43,21 @@ def is_valid_domain(value: str) -> bool:
     return is_token(value) or contracts.is_valid_domain(value)
 
 
-class Problems:
-    """Collects problems for one construct; ``raise_if_any`` raises a single NotificationConfigError."""
+def child_path(scope: Construct, id: str) -> str:
+    """The construct path a child ``id`` of ``scope`` will have (for checks that run before the child exists,
+    such as a subclass of an aws-cdk-lib class validating its props before ``super().__init__``)."""
+    return f"{scope.node.path}/{id}" if scope.node.path else id
 
-    def __init__(self, scope: Construct) -> None:
-        self._path = scope.node.path
+
+class Problems:
+    """Collects problems for one construct; ``raise_if_any`` raises a single NotificationConfigError.
+
+    ``Problems(scope)`` reports for ``scope`` itself; ``Problems(scope, id)`` for its child ``id`` not created
+    yet (see :func:`child_path`).
+    """
+
+    def __init__(self, scope: Construct, id: str | None = None) -> None:
+        self._path = scope.node.path if id is None else child_path(scope, id)
         self._items: list[str] = []
 
     def add(self, message: str) -> None:

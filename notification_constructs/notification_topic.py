@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from aws_cdk import RemovalPolicy, Stack
+from aws_cdk import Fn, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from ._defaults import SES_SERVICE_PRINCIPAL, new_cmk, source_conditions
-from ._validation import Problems, is_token
+from ._validation import Problems, child_path, is_token
 
 __all__ = ["NotificationTopic"]
 
@@ -19,8 +19,12 @@ __all__ = ["NotificationTopic"]
 _NO_FIFO_SERVICES = {SES_SERVICE_PRINCIPAL}
 
 
-class NotificationTopic(Construct):
+class NotificationTopic(sns.Topic):
     """An SNS topic encrypted at rest with its own customer-managed KMS key (rotation on).
+
+    It *is* an ``sns.Topic``, so every aws-cdk-lib API that takes an ``sns.ITopic`` accepts it
+    (``topic.add_subscription(...)``, ``cloudwatch_actions.SnsAction(topic)``,
+    ``ses.EventDestination.sns_topic(topic)``, ...).
 
     Fixes the classic SES pitfall: SES cannot publish to a KMS-encrypted topic unless the *key policy*
     lets ``ses.amazonaws.com`` use the key. For every publishing service this construct adds
@@ -33,7 +37,16 @@ class NotificationTopic(Construct):
     :class:`EmailConfigurationSet` that publishes to the topic narrows SES's statements to its own ARN.
     The topic policy also denies any non-TLS request (``enforce_ssl``).
 
-    Child ids (a public contract): ``Key``, ``Topic``.
+    Construct ids (a public contract): the topic is ``id`` itself (children ``Resource`` and ``Policy``, as
+    for any ``sns.Topic``); unless ``encryption_key`` is given, its key is ``{id}Key``, a sibling in
+    ``scope`` (it must exist before the topic).
+
+    An existing topic: ``NotificationTopic.from_topic_attributes(scope, id, topic_arn=..., key_arn=...)``
+    (inherited from ``sns.Topic``) returns a plain ``sns.ITopic``. Pass ``key_arn`` when the topic is
+    encrypted: it becomes the imported topic's ``master_key``, which ``grant_publish`` then covers
+    (``kms:Decrypt``/``kms:GenerateDataKey*``). An imported topic's policies are not managed here: its key
+    policy must already let publishing services such as SES use the key (the statements
+    :meth:`allow_service_publish` writes for a topic created here).
     """
 
     def __init__(
@@ -50,11 +63,13 @@ class NotificationTopic(Construct):
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
     ) -> None:
         """
-        :param topic_name: Physical topic name. Default: - a generated name (``.fifo`` is appended for FIFO).
-        :param display_name: Display name (used as the e-mail "From" of e-mail subscriptions).
-            Default: - none.
+        :param topic_name: Physical topic name. Default: - a generated name (``.fifo`` is appended for FIFO,
+            also to a token, which must then resolve to the name without the suffix).
+        :param display_name: Display name (used as the e-mail "From" of e-mail subscriptions), at most 100
+            characters. Default: - none.
         :param encryption_key: Key to encrypt the topic with. Default: - a new customer-managed key with
-            rotation on. With an imported key you must grant the publishing services yourself.
+            rotation on (``{id}Key`` in ``scope``). With an imported key the key policy statements are not
+            added (CDK cannot change an imported key's policy): grant the publishing services yourself.
         :param publishing_services: Service principals that may publish, each scoped to its own service's
             ARNs in this account and region (``arn:<partition>:<service>:<region>:<account>:*``) until
             :meth:`allow_service_publish` names the publishing resources (as
@@ -64,8 +79,8 @@ class NotificationTopic(Construct):
         :param content_based_deduplication: FIFO only. Default: False.
         :param removal_policy: What happens to the key when the stack is deleted. Default: RETAIN.
         """
-        super().__init__(scope, id)
-        problems = Problems(self)
+        # Checked before the topic exists, so errors name the path the topic would have.
+        problems = Problems(scope, id)
         for service in publishing_services:
             problems.check(
                 is_token(service) or (service.endswith(".amazonaws.com") and " " not in service),
@@ -85,23 +100,32 @@ class NotificationTopic(Construct):
                 1 <= len(base) <= 251 and all(c.isalnum() or c in "-_" for c in base),
                 f"topic_name {topic_name!r}: use 1-256 characters a-z, A-Z, 0-9, '-' and '_'",
             )
-            if fifo and not topic_name.endswith(".fifo"):
-                topic_name = f"{topic_name}.fifo"
+        if display_name is not None and not is_token(display_name):
+            problems.check(
+                len(display_name) <= 100,
+                f"display_name: {len(display_name)} characters; SNS allows at most 100",
+            )
         problems.raise_if_any()
 
-        self.encryption_key: kms.IKey = encryption_key or new_cmk(
-            self, "Key", description=f"Encrypts SNS topic {self.node.path}", removal_policy=removal_policy
+        key = encryption_key or new_cmk(
+            scope,
+            f"{id}Key",
+            description=f"Encrypts SNS topic {child_path(scope, id)}",
+            removal_policy=removal_policy,
         )
-        self.topic = sns.Topic(
-            self,
-            "Topic",
+        # sns.Topic appends ".fifo" to a FIFO topic's name when it is missing (tokens included).
+        super().__init__(
+            scope,
+            id,
             topic_name=topic_name,
             display_name=display_name,
-            master_key=self.encryption_key,
+            master_key=key,
             enforce_ssl=True,
             fifo=fifo or None,
             content_based_deduplication=content_based_deduplication or None,
         )
+        #: The key the topic is encrypted with (the same object as ``master_key``, never None).
+        self.encryption_key: kms.IKey = key
         self.publishing_services: list[str] = []
         # Per service: its two statements, the aws:SourceArn patterns they carry, and whether those are
         # still the account-wide default (narrowed by the first call that names the resources).
@@ -112,8 +136,9 @@ class NotificationTopic(Construct):
             self.allow_service_publish(service)
 
     @property
-    def topic_arn(self) -> str:
-        return self.topic.topic_arn
+    def topic(self) -> NotificationTopic:
+        """This topic (kept while callers move from ``.topic`` to the construct itself)."""
+        return self
 
     def source_arns_of(self, service_principal: str) -> list[str]:
         """The ``aws:SourceArn`` patterns ``service_principal`` may publish for (empty if it may not)."""
@@ -151,16 +176,20 @@ class NotificationTopic(Construct):
 
         stack = Stack.of(self)
         default_scope = source_arns is None
+        # "ses" of "ses.amazonaws.com"; of a principal known only at deploy time, the same taken by
+        # CloudFormation (Fn::Select / Fn::Split).
+        token = is_token(service_principal)
+        service = Fn.select(0, Fn.split(".", service_principal)) if token else service_principal.split(".")[0]
         if source_arns is None:
-            service = service_principal.split(".")[0]
             source_arns = [f"arn:{stack.partition}:{service}:{stack.region}:{stack.account}:*"]
         conditions = source_conditions(self, list(source_arns))
         principal = iam.ServicePrincipal(service_principal)
+        sid_name = "Service" if token else service.capitalize()
         topic_statement = iam.PolicyStatement(
-            sid=f"Allow{service_principal.split('.')[0].capitalize()}Publish{len(self.publishing_services)}",
+            sid=f"Allow{sid_name}Publish{len(self.publishing_services)}",
             principals=[principal],
             actions=["sns:Publish"],
-            resources=[self.topic.topic_arn],
+            resources=[self.topic_arn],
             conditions=conditions,
         )
         key_statement = iam.PolicyStatement(
@@ -169,7 +198,7 @@ class NotificationTopic(Construct):
             resources=["*"],
             conditions=conditions,
         )
-        self.topic.add_to_resource_policy(topic_statement)
+        self.add_to_resource_policy(topic_statement)
         self.encryption_key.add_to_resource_policy(key_statement)
         self._service_statements[service_principal] = (topic_statement, key_statement)
         self._source_arns[service_principal] = list(source_arns)
@@ -178,8 +207,13 @@ class NotificationTopic(Construct):
 
     def grant_publish(self, grantee: iam.IGrantable) -> iam.Grant:
         """Grant ``sns:Publish`` on this topic plus ``kms:GenerateDataKey``/``kms:Decrypt`` on its key (what
-        publishing to an encrypted topic needs; no wildcard actions, unlike ``sns.Topic.grant_publish``)."""
-        grant = iam.Grant.add_to_principal(
-            grantee=grantee, actions=["sns:Publish"], resource_arns=[self.topic.topic_arn]
+        publishing to an encrypted topic needs; no wildcard actions, unlike ``sns.Topic.grant_publish``).
+
+        Overrides ``sns.Topic.grant_publish``, so aws-cdk-lib code that grants publishing on the topic (an
+        EventBridge target, a CodeStar notification rule) gets these permissions too. A principal of this
+        account gets an identity policy; a service principal or one of another account a topic-policy
+        statement (and a key-policy statement), as with ``sns.Topic.grant_publish``."""
+        grant = iam.Grant.add_to_principal_or_resource(
+            grantee=grantee, actions=["sns:Publish"], resource_arns=[self.topic_arn], resource=self
         )
         return grant.combine(self.encryption_key.grant(grantee, "kms:GenerateDataKey", "kms:Decrypt"))

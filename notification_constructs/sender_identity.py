@@ -14,7 +14,6 @@ from constructs import Construct
 
 from ._defaults import DEFAULT_RECORD_TTL
 from ._validation import Problems, is_token, is_valid_domain, is_valid_email
-from .email_configuration_set import EmailConfigurationSet
 
 __all__ = ["ByoDkimKey", "DnsRecord", "SenderIdentity"]
 
@@ -44,6 +43,16 @@ class ByoDkimKey:
     public_key: str | None = None
 
 
+def _known_zone_name(zone: route53.IHostedZone) -> str | None:
+    """The zone's name (lower case, no trailing dot) if known at synth time, else None: a token, or a zone
+    imported with ``HostedZone.from_hosted_zone_id``, whose ``zone_name`` raises."""
+    try:
+        name = zone.zone_name
+    except RuntimeError:  # jsii: "Cannot reference `zoneName` when using `HostedZone.fromHostedZoneId()`"
+        return None
+    return None if is_token(name) else name.rstrip(".").lower()
+
+
 def _txt(value: str) -> str:
     """Route 53 TXT value: quoted, split into 255-character strings."""
     if is_token(value):
@@ -52,7 +61,7 @@ def _txt(value: str) -> str:
     return " ".join(f'"{c}"' for c in chunks)
 
 
-class SenderIdentity(Construct):
+class SenderIdentity(ses.EmailIdentity):
     """A verified SES identity to send from.
 
     For a **domain** (``domain=``): Easy DKIM with 2048-bit RSA keys (or BYODKIM), a custom MAIL FROM
@@ -63,8 +72,13 @@ class SenderIdentity(Construct):
     For a single **e-mail address** (``email_address=``): an address identity (SES mails a verification
     link); no DNS records.
 
-    Child ids (a public contract): ``Identity``, ``Record<Purpose>`` (with a zone) or
-    ``Record<Purpose>`` outputs (without).
+    It *is* an ``ses.EmailIdentity`` (an ``ses.IEmailIdentity``), so aws-cdk-lib APIs take it as is and
+    its inherited ``grant(grantee, *actions)`` works; :meth:`grant_send_email` is narrower than
+    aws-cdk-lib's (see there). An existing identity: ``ses.EmailIdentity.from_email_identity_name(...)``.
+
+    Construct ids (a public contract): the identity is ``id`` itself (its ``AWS::SES::EmailIdentity`` is
+    the child ``Resource``, as for any ``ses.EmailIdentity``); its records are the children
+    ``Record<Purpose>`` (Route 53 record sets with a zone, stack outputs without).
     """
 
     def __init__(
@@ -83,14 +97,16 @@ class SenderIdentity(Construct):
         byo_dkim: ByoDkimKey | None = None,
         dmarc_policy: str | None = "none",
         dmarc_report_address: str | None = None,
-        configuration_set: EmailConfigurationSet | ses.IConfigurationSet | None = None,
+        configuration_set: ses.IConfigurationSet | None = None,
         record_ttl: Duration = DEFAULT_RECORD_TTL,
     ) -> None:
         """
         :param domain: Domain to send from, e.g. ``example.com``. Exactly one of ``domain``/``email_address``.
         :param email_address: A single address to send from (address identity, verified by e-mail link).
-        :param hosted_zone: Route 53 zone of ``domain`` (or a parent). Default: - no records are created;
-            they are emitted as stack outputs instead.
+        :param hosted_zone: Route 53 zone of ``domain`` (or a parent): created here, imported
+            (``route53.HostedZone.from_hosted_zone_attributes``/``from_hosted_zone_id``) or looked up
+            (``route53.HostedZone.from_lookup``). Default: - no records are created; they are emitted as
+            stack outputs instead.
         :param mail_from_subdomain: Custom MAIL FROM subdomain (domain identities). Default: ``mail``
             (``mail.<domain>``); None keeps SES's amazonses.com MAIL FROM (SPF then doesn't align).
         :param mail_from_behavior_on_mx_failure: Default: USE_DEFAULT_VALUE (fall back to amazonses.com).
@@ -99,25 +115,29 @@ class SenderIdentity(Construct):
         :param dmarc_policy: ``none``, ``quarantine`` or ``reject``; None to publish no DMARC record (e.g.
             when the organisational domain already has one). Default: ``none`` (monitor first).
         :param dmarc_report_address: Where aggregate reports go (``rua=mailto:``). Default: - no reports.
-        :param configuration_set: Default configuration set of the identity. Default: - none.
+        :param configuration_set: Default configuration set of the identity (an
+            :class:`EmailConfigurationSet`, an ``ses.ConfigurationSet`` or an imported one). Default: - none.
         :param record_ttl: TTL of the Route 53 records. Default: 1 hour.
+
+        Values known only at deploy time (tokens) pass unchecked. aws-cdk-lib checks none of these values
+        at synth time.
         """
-        super().__init__(scope, id)
-        problems = Problems(self)
+        # Checked before the identity exists, so errors name the path it would have.
+        problems = Problems(scope, id)
         problems.check(
             (domain is None) != (email_address is None), "pass exactly one of domain= or email_address="
         )
-        if domain is not None and not is_token(domain):
+        if domain is not None:
             problems.check(is_valid_domain(domain), f"domain {domain!r} is not a valid domain name")
-        if email_address is not None and not is_token(email_address):
+        if email_address is not None:
             problems.check(is_valid_email(email_address), f"email_address {email_address!r} is not valid")
             problems.check(hosted_zone is None, "hosted_zone applies to domain identities only")
-        if mail_from_subdomain is not None:
+        if mail_from_subdomain is not None and not is_token(mail_from_subdomain):
             problems.check(
                 bool(_LABEL_RE.match(mail_from_subdomain)),
                 f"mail_from_subdomain {mail_from_subdomain!r}: use DNS labels such as 'mail' or 'bounce.mail'",
             )
-        if dmarc_policy is not None:
+        if dmarc_policy is not None and not is_token(dmarc_policy):
             problems.check(
                 dmarc_policy in DMARC_POLICIES,
                 f"dmarc_policy {dmarc_policy!r}: one of {', '.join(DMARC_POLICIES)} (or None for no record)",
@@ -129,29 +149,27 @@ class SenderIdentity(Construct):
             )
             problems.check(dmarc_policy is not None, "dmarc_report_address needs a dmarc_policy")
         if byo_dkim is not None:
-            problems.check(
-                bool(_LABEL_RE.match(byo_dkim.selector)),
-                f"byo_dkim.selector {byo_dkim.selector!r}: must be a DNS label",
-            )
+            if not is_token(byo_dkim.selector):
+                problems.check(
+                    bool(_LABEL_RE.match(byo_dkim.selector)),
+                    f"byo_dkim.selector {byo_dkim.selector!r}: must be a DNS label",
+                )
             if byo_dkim.public_key is not None and not is_token(byo_dkim.public_key):
                 problems.check(
                     "BEGIN" not in byo_dkim.public_key and " " not in byo_dkim.public_key.strip(),
                     "byo_dkim.public_key: pass the base64 body only, without PEM header/footer or spaces",
                 )
         if hosted_zone is not None and domain is not None and not is_token(domain):
-            zone_name = hosted_zone.zone_name
-            if not is_token(zone_name):
-                zone = zone_name.rstrip(".").lower()
+            zone = _known_zone_name(hosted_zone)
+            if zone is not None:
                 problems.check(
                     domain.lower() == zone or domain.lower().endswith("." + zone),
                     f"hosted_zone {zone!r} cannot hold records for domain {domain!r}",
                 )
         problems.raise_if_any()
 
-        self.domain = domain
-        self.email_address = email_address
-        self.identity_name: str = domain if domain is not None else email_address  # type: ignore[assignment]
-        self.mail_from_domain = (
+        identity_name: str = domain if domain is not None else email_address  # type: ignore[assignment]
+        mail_from_domain = (
             f"{mail_from_subdomain}.{domain}" if domain is not None and mail_from_subdomain else None
         )
         if byo_dkim is not None:
@@ -160,29 +178,30 @@ class SenderIdentity(Construct):
             )
         else:
             dkim = ses.DkimIdentity.easy_dkim(dkim_signing_key_length)
-        self.email_identity = ses.EmailIdentity(
-            self,
-            "Identity",
+        super().__init__(
+            scope,
+            id,
             # Identity.domain (not public_hosted_zone): this construct writes the records itself, with
             # names taken verbatim (Route 53 L2 records would append the zone to the DKIM token names).
-            identity=ses.Identity.domain(domain)
+            identity=ses.Identity.domain(identity_name)
             if domain is not None
-            else ses.Identity.email(self.identity_name),
+            else ses.Identity.email(identity_name),
             dkim_identity=dkim if domain is not None else None,
             dkim_signing=True,
-            mail_from_domain=self.mail_from_domain,
-            mail_from_behavior_on_mx_failure=mail_from_behavior_on_mx_failure
-            if self.mail_from_domain
-            else None,
-            configuration_set=(
-                configuration_set.configuration_set
-                if isinstance(configuration_set, EmailConfigurationSet)
-                else configuration_set
-            ),
+            mail_from_domain=mail_from_domain,
+            mail_from_behavior_on_mx_failure=mail_from_behavior_on_mx_failure if mail_from_domain else None,
+            configuration_set=configuration_set,
         )
-        stack = Stack.of(self)
-        self.identity_arn = stack.format_arn(
-            service="ses", resource="identity", resource_name=self.identity_name
+        self.domain = domain
+        self.email_address = email_address
+        #: The domain or address as given (``email_identity_name`` is the same value, as a CloudFormation
+        #: reference to the identity).
+        self.identity_name = identity_name
+        self.mail_from_domain = mail_from_domain
+        #: ``arn:<partition>:ses:<region>:<account>:identity/<identity_name>``, built from the name as
+        #: given, so policies show it (``email_identity_arn`` is the same ARN through a reference).
+        self.identity_arn = Stack.of(self).format_arn(
+            service="ses", resource="identity", resource_name=identity_name
         )
 
         self.dns_records: list[DnsRecord] = []
@@ -212,6 +231,11 @@ class SenderIdentity(Construct):
                     value=Fn.join(" ", [record.name, record.type, shown]),
                 )
 
+    @property
+    def email_identity(self) -> SenderIdentity:
+        """This identity (kept while callers move from ``.email_identity`` to the construct itself)."""
+        return self
+
     def _records(
         self,
         domain: str,
@@ -219,13 +243,12 @@ class SenderIdentity(Construct):
         dmarc_policy: str | None,
         dmarc_report_address: str | None,
     ) -> list[DnsRecord]:
-        identity = self.email_identity
         records: list[DnsRecord] = []
         if byo_dkim is None:
             pairs = [
-                (identity.dkim_dns_token_name1, identity.dkim_dns_token_value1),
-                (identity.dkim_dns_token_name2, identity.dkim_dns_token_value2),
-                (identity.dkim_dns_token_name3, identity.dkim_dns_token_value3),
+                (self.dkim_dns_token_name1, self.dkim_dns_token_value1),
+                (self.dkim_dns_token_name2, self.dkim_dns_token_value2),
+                (self.dkim_dns_token_name3, self.dkim_dns_token_value3),
             ]
             records += [DnsRecord(n, "CNAME", v, f"Dkim{i}") for i, (n, v) in enumerate(pairs, start=1)]
         elif byo_dkim.public_key is not None:
@@ -258,7 +281,7 @@ class SenderIdentity(Construct):
         self,
         grantee: iam.IGrantable,
         *,
-        configuration_set: EmailConfigurationSet | ses.IConfigurationSet | None = None,
+        configuration_set: ses.IConfigurationSet | None = None,
         from_address: str | None = None,
         templates: Sequence[str] = (),
         raw: bool = False,
@@ -271,7 +294,12 @@ class SenderIdentity(Construct):
         template). See "Actions, resources, and condition keys for Amazon Simple Email Service v2":
         https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonsimpleemailservicev2.html
 
-        :param configuration_set: The configuration set the sender uses (SES authorises it too).
+        Overrides ``ses.EmailIdentity.grant_send_email``, which grants ``ses:SendEmail`` and
+        ``ses:SendRawEmail`` on the identity alone: called with only ``grantee`` (as aws-cdk-lib code
+        would), this grants ``ses:SendEmail`` on the identity, the interface's documented action.
+
+        :param configuration_set: The configuration set the sender uses (SES authorises it too): any
+            ``ses.IConfigurationSet``. Default: - none (then the call must not name one).
         :param from_address: Restrict the grant with an ``ses:FromAddress`` condition. Default: - any
             address of the identity.
         :param templates: SES template names sent with (each is a resource of the call). Default: - none.

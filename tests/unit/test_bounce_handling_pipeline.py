@@ -28,7 +28,9 @@ def test_configuration_set_publishes_to_the_pipeline_topic(template: Template) -
                     "renderingFailure",
                     "deliveryDelay",
                 ],
-                "SnsDestination": {"TopicARN": {"Ref": Match.string_like_regexp("BouncesSesEventsTopic")}},
+                "SnsDestination": {
+                    "TopicARN": {"Ref": Match.string_like_regexp(r"^BouncesSesEvents[0-9A-F]{8}$")}
+                },
             }
         },
     )
@@ -61,7 +63,9 @@ def test_processor_configuration_and_grants(template: Template) -> None:
                         "SOFT_BOUNCE_TABLE_NAME": {"Ref": Match.string_like_regexp("BouncesSoftBounceTable")},
                         "SOFT_BOUNCE_THRESHOLD": "3",
                         "SOFT_BOUNCE_WINDOW_HOURS": "72",
-                        "ALERT_TOPIC_ARN": {"Ref": Match.string_like_regexp("BouncesSupportAlertsTopic")},
+                        "ALERT_TOPIC_ARN": {
+                            "Ref": Match.string_like_regexp(r"^BouncesSupportAlerts[0-9A-F]{8}$")
+                        },
                         "USE_ACCOUNT_SUPPRESSION_LIST": "false",
                     }
                 )
@@ -71,7 +75,7 @@ def test_processor_configuration_and_grants(template: Template) -> None:
     statements = statements_of(template, "BouncesProcessorRole")
     assert actions_on(statements, "BouncesSuppressionTable") == {"dynamodb:PutItem"}
     assert actions_on(statements, "BouncesSoftBounceTable") == {"dynamodb:UpdateItem"}
-    assert actions_on(statements, "BouncesSupportAlertsTopic") == {"sns:Publish"}
+    assert actions_on(statements, "{'Ref': 'BouncesSupportAlerts") == {"sns:Publish"}
     assert not [s for s in statements if "ses:PutSuppressedDestination" in s["Action"]]
 
 
@@ -92,7 +96,7 @@ def test_reputation_alarms_notify_support(template: Template, metric: str, thres
             "MetricName": metric,
             "Threshold": threshold,
             "ComparisonOperator": "GreaterThanOrEqualToThreshold",
-            "AlarmActions": [{"Ref": Match.string_like_regexp("BouncesSupportAlertsTopic")}],
+            "AlarmActions": [{"Ref": Match.string_like_regexp(r"^BouncesSupportAlerts[0-9A-F]{8}$")}],
         },
     )
 
@@ -101,7 +105,7 @@ def test_queue_and_handler_alarms_notify_support(template: Template) -> None:
     alarms = template.find_resources("AWS::CloudWatch::Alarm")
     for prefix in ("BouncesQueueDlqDepthAlarm", "BouncesProcessorErrorsAlarm"):
         alarm = next(v for k, v in alarms.items() if k.startswith(prefix))
-        assert "BouncesSupportAlertsTopic" in str(alarm["Properties"]["AlarmActions"])
+        assert "{'Ref': 'BouncesSupportAlerts" in str(alarm["Properties"]["AlarmActions"])
 
 
 def test_alert_topic_lets_cloudwatch_publish_and_mails_support(template: Template) -> None:
@@ -158,7 +162,7 @@ def test_fails_listing_every_problem() -> None:
 def test_ses_destination_and_subscriptions_wait_for_their_policies(template: Template) -> None:
     # SES checks it may publish when the destination is created; SNS likewise for the queue policy.
     destination = next(iter(template.find_resources("AWS::SES::ConfigurationSetEventDestination").values()))
-    assert any(d.startswith("BouncesSesEventsTopicPolicy") for d in destination["DependsOn"])
+    assert any(d.startswith("BouncesSesEventsPolicy") for d in destination["DependsOn"])
     for subscription in template.find_resources(
         "AWS::SNS::Subscription", {"Properties": {"Protocol": "sqs"}}
     ).values():
@@ -201,7 +205,7 @@ def test_undeliverable_support_alerts_raise_an_alarm() -> None:
             ],
             "Threshold": 1,
             "ComparisonOperator": "GreaterThanOrEqualToThreshold",
-            "AlarmActions": [{"Ref": Match.string_like_regexp("BouncesSupportAlertsTopic")}],
+            "AlarmActions": [{"Ref": Match.string_like_regexp(r"^BouncesSupportAlerts[0-9A-F]{8}$")}],
         },
     )
 
@@ -222,7 +226,7 @@ def test_ses_may_publish_only_for_the_configuration_set(template: Template) -> N
     ] + [
         v["Properties"]["PolicyDocument"]
         for k, v in template.find_resources("AWS::SNS::TopicPolicy").items()
-        if k.startswith("BouncesSesEventsTopicPolicy")
+        if k.startswith("BouncesSesEventsPolicy")
     ]
     ses_statements = [
         s

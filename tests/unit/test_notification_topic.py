@@ -104,7 +104,7 @@ def test_grant_publish_includes_the_kms_permissions(built: tuple[NotificationTop
                         Match.object_like(
                             {
                                 "Action": "sns:Publish",
-                                "Resource": {"Ref": Match.string_like_regexp("EventsTopic")},
+                                "Resource": {"Ref": Match.string_like_regexp(r"^Events[0-9A-F]{8}$")},
                             }
                         ),
                         Match.object_like(
@@ -213,12 +213,13 @@ def test_a_configuration_set_narrows_ses_to_its_own_arn() -> None:
     # WHEN a configuration set publishes to it
     EmailConfigurationSet(stack, "Config", configuration_set_name="orders", topic=topic)
     # THEN the key and topic policy statements name only that configuration set
-    statements = _ses_statements(Template.from_stack(stack))
+    template = Template.from_stack(stack)
+    (configuration_set_id,) = template.find_resources("AWS::SES::ConfigurationSet")
+    statements = _ses_statements(template)
     assert len(statements) == 2
     for statement in statements:
         parts = statement["Condition"]["ArnLike"]["aws:SourceArn"]["Fn::Join"][1]
-        assert parts[-2] == ":configuration-set/"
-        assert parts[-1]["Ref"].startswith("ConfigConfigurationSet")
+        assert parts[-2:] == [":configuration-set/", {"Ref": configuration_set_id}]
     assert len(topic.source_arns_of("ses.amazonaws.com")) == 1
 
 
@@ -232,3 +233,12 @@ def test_two_configuration_sets_may_both_publish() -> None:
         sources = statement["Condition"]["ArnLike"]["aws:SourceArn"]
         assert isinstance(sources, list) and len(sources) == 2
         assert all(":configuration-set/" in str(s) for s in sources)
+
+
+def test_fails_if_display_name_is_longer_than_sns_allows() -> None:
+    stack = Stack(App(), "Display")
+    with pytest.raises(
+        NotificationConfigError,
+        match=r"\[Display/Events\] display_name: 101 characters; SNS allows at most 100",
+    ):
+        NotificationTopic(stack, "Events", display_name="x" * 101)

@@ -79,7 +79,9 @@ def test_handlers_and_their_configuration(built: tuple[Pipeline, Template]) -> N
                 "Variables": Match.object_like(
                     {
                         "SENDER_ADDRESS": "Shop <orders@example.com>",
-                        "CONFIGURATION_SET_NAME": {"Ref": Match.string_like_regexp("ConfigConfigurationSet")},
+                        "CONFIGURATION_SET_NAME": {
+                            "Ref": Match.string_like_regexp(r"^Config(ConfigurationSet)?[0-9A-F]{8}$")
+                        },
                         "TEMPLATE_NAME": {"Ref": Match.string_like_regexp("OrdersTemplate")},
                         "SUPPRESSION_TABLE_NAME": {
                             "Ref": Match.string_like_regexp("BouncesSuppressionTable")
@@ -156,7 +158,7 @@ def test_confirmation_template_has_html_and_text_parts(built: tuple[Pipeline, Te
 def test_grant_publish_gives_the_app_publish_and_the_key(built: tuple[Pipeline, Template]) -> None:
     _, template = built
     statements = statements_of(template, "ShopApp")
-    assert actions_on(statements, "OrdersOrderEventsTopic") == {"sns:Publish"}
+    assert actions_on(statements, "{'Ref': 'OrdersOrderEvents") == {"sns:Publish"}
     assert actions_on(statements, "OrdersOrderEventsKey") == {"kms:GenerateDataKey", "kms:Decrypt"}
 
 

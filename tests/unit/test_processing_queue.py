@@ -122,7 +122,7 @@ def test_subscription_is_raw_filtered_and_has_a_dlq(template: Template) -> None:
 
 
 def test_sns_may_send_and_use_the_key_only_for_the_subscribed_topic(template: Template) -> None:
-    topic_ref = {"Ref": Match.string_like_regexp("OrdersTopic")}
+    topic_ref = {"Ref": Match.string_like_regexp(r"^Orders[0-9A-F]{8}$")}
     template.has_resource_properties(
         "AWS::SQS::QueuePolicy",
         {
@@ -228,3 +228,34 @@ def test_fails_listing_every_invalid_queue_setting() -> None:
     assert "max_receive_count 0" in text
     assert "dead_letter_retention_period (345600" in text
     assert len(error.value.problems) == 3
+
+
+def test_names_are_generated_unless_given_and_only_a_named_dlq_has_a_redrive_allow_policy() -> None:
+    # GIVEN a standard and a FIFO queue without queue_name
+    stack = Stack(App(), "Generated")
+    ProcessingQueue(stack, "Standard")
+    ProcessingQueue(stack, "Fifo", fifo=True)
+    # WHEN synthesized
+    queues = Template.from_stack(stack).find_resources("AWS::SQS::Queue")
+    # THEN CloudFormation names all four queues (a replacement on update stays possible), and no DLQ carries
+    # a redrive-allow policy naming a queue whose name is not known yet
+    assert len(queues) == 4
+    for queue in queues.values():
+        assert "QueueName" not in queue["Properties"]
+        assert "RedriveAllowPolicy" not in queue["Properties"]
+    assert sum(q["Properties"].get("FifoQueue") is True for q in queues.values()) == 2
+
+
+def test_fails_if_a_standard_queue_is_named_like_a_fifo_queue() -> None:
+    stack = Stack(App(), "NotFifo")
+    with pytest.raises(
+        NotificationConfigError,
+        match=r"\[NotFifo/Q\] queue_name 'orders.fifo' ends with '.fifo': pass fifo=True",
+    ):
+        ProcessingQueue(stack, "Q", queue_name="orders.fifo")
+
+
+def test_fails_if_max_message_age_is_zero() -> None:
+    stack = Stack(App(), "Age")
+    with pytest.raises(NotificationConfigError, match=r"\[Age/Q\] max_message_age 0(\.0)?s: must be more"):
+        ProcessingQueue(stack, "Q", max_message_age=Duration.seconds(0))

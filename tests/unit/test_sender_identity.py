@@ -64,9 +64,9 @@ def test_dkim_cnames_use_the_token_names_verbatim(zoned: Template, index: int) -
         "AWS::Route53::RecordSet",
         {
             "Type": "CNAME",
-            "Name": {"Fn::GetAtt": [Match.string_like_regexp("SenderIdentity"), f"DkimDNSTokenName{index}"]},
+            "Name": {"Fn::GetAtt": [Match.string_like_regexp("^Sender"), f"DkimDNSTokenName{index}"]},
             "ResourceRecords": [
-                {"Fn::GetAtt": [Match.string_like_regexp("SenderIdentity"), f"DkimDNSTokenValue{index}"]}
+                {"Fn::GetAtt": [Match.string_like_regexp("^Sender"), f"DkimDNSTokenValue{index}"]}
             ],
         },
     )
@@ -144,7 +144,7 @@ def test_grant_send_email_is_scoped_to_identity_configuration_set_template_and_f
                                     Match.array_with(
                                         [
                                             ":configuration-set/",
-                                            {"Ref": Match.string_like_regexp("ConfigConfigurationSet")},
+                                            {"Ref": Match.string_like_regexp("^Config")},
                                         ]
                                     ),
                                 ]
