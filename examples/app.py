@@ -72,14 +72,14 @@ class OrderNotificationsStack(Stack):
             configuration_set=configuration_set,
             from_address=sender_address,
             suppression_table=bounces.suppression_table,
-            alarm_topic=bounces.alert_topic.topic,
+            alarm_topic=bounces.alert_topic,
         )
         PipelinesDashboard(self, "Dashboard", order_pipeline=orders, bounce_pipeline=bounces)
         self.orders = orders
         self.bounces = bounces
         # What a producer, an operator or the e2e scenario (notification_constructs.testing.scenario) needs.
         for output_id, value in {
-            "OrderEventsTopicArn": orders.topic.topic.topic_arn,
+            "OrderEventsTopicArn": orders.topic.topic_arn,
             "OrdersTableName": orders.orders_table.table_name,
             "IdempotencyTableName": orders.idempotency_table.table_name,
             "SuppressionTableName": bounces.suppression_table.table_name,
@@ -87,8 +87,8 @@ class OrderNotificationsStack(Stack):
             "WriterDeadLetterQueueUrl": orders.writer_queue.dead_letter_queue.queue_url,
             "EmailDeadLetterQueueUrl": orders.email_queue.dead_letter_queue.queue_url,
             "SesEventsDeadLetterQueueUrl": bounces.queue.dead_letter_queue.queue_url,
-            "SesEventsTopicArn": bounces.topic.topic.topic_arn,
-            "AlertTopicArn": bounces.alert_topic.topic.topic_arn,
+            "SesEventsTopicArn": bounces.topic.topic_arn,
+            "AlertTopicArn": bounces.alert_topic.topic_arn,
             "ConfigurationSetName": configuration_set.configuration_set_name,
             "SenderAddress": sender_address,
         }.items():

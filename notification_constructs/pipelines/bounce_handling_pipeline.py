@@ -12,6 +12,7 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_ses as ses
+from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subs
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
@@ -70,6 +71,9 @@ class BounceHandlingPipeline(Construct):
         configuration_set: EmailConfigurationSet,
         event_types: Sequence[ses.EmailSendingEvent] = DEFAULT_EVENT_TYPES,
         suppression_table: dynamodb.ITable | None = None,
+        soft_bounce_table: dynamodb.ITable | None = None,
+        topic: sns.ITopic | None = None,
+        alert_topic: sns.ITopic | None = None,
         alert_email: str | None = None,
         soft_bounce_threshold: int = contracts.DEFAULT_SOFT_BOUNCE_THRESHOLD,
         soft_bounce_window: Duration = Duration.hours(contracts.DEFAULT_SOFT_BOUNCE_WINDOW_HOURS),  # noqa: B008 - immutable value
@@ -93,6 +97,15 @@ class BounceHandlingPipeline(Construct):
             Default: False (the configuration set already applies it for BOUNCE/COMPLAINT).
         :param bounce_rate_warning: Warning threshold (fraction) below the 5% review rate. Default: 0.02.
         :param complaint_rate_warning: Warning threshold below the 0.1% review rate. Default: 0.0005.
+        :param soft_bounce_table: An existing soft-bounce table (partition key ``address``, string; TTL
+            attribute ``expires_at``). Default: - a new one.
+        :param topic: An existing standard topic SES publishes the events to (any ``sns.ITopic``; with a
+            :class:`NotificationTopic` or a topic whose ``master_key`` is known the SES statements are added,
+            an imported topic's policies must allow SES for this configuration set). Default: - a new
+            :class:`NotificationTopic`.
+        :param alert_topic: An existing topic for support alerts and the alarms (its policies must let
+            ``cloudwatch.amazonaws.com`` publish, and its key the function). Default: - a new
+            :class:`NotificationTopic` that CloudWatch may publish to.
         :param encryption_key: Customer-managed key for the data holding e-mail addresses at rest that the
             pipeline creates: its tables and its functions' log groups. Default: - one new key per pipeline
             (``DataKey``, rotation on). An imported key's policy cannot be changed here: it must let CloudWatch
@@ -131,7 +144,7 @@ class BounceHandlingPipeline(Construct):
         problems.raise_if_any()
 
         # CloudWatch alarms publish to the alert topic too, so its key lets cloudwatch.amazonaws.com in.
-        self.alert_topic = NotificationTopic(
+        self.alert_topic: sns.ITopic = alert_topic or NotificationTopic(
             self,
             "SupportAlerts",
             display_name="E-mail pipeline alerts",
@@ -141,7 +154,7 @@ class BounceHandlingPipeline(Construct):
         self.alert_delivery_dlq_alarm: cloudwatch.Alarm | None = None
         if alert_email is not None:
             self.alert_delivery_dlq = self._alert_delivery_dlq(removal_policy)
-            self.alert_topic.topic.add_subscription(
+            self.alert_topic.add_subscription(
                 subs.EmailSubscription(alert_email, dead_letter_queue=self.alert_delivery_dlq)
             )
             self.alert_delivery_dlq_alarm = at_or_above_alarm(
@@ -156,14 +169,14 @@ class BounceHandlingPipeline(Construct):
                     period=Duration.minutes(5), statistic="Maximum"
                 ),
                 threshold=1,
-                alarm_topic=self.alert_topic.topic,
+                alarm_topic=self.alert_topic,
             )
 
-        self.topic = NotificationTopic(self, "SesEvents")
+        self.topic: sns.ITopic = topic or NotificationTopic(self, "SesEvents")
         self.event_destination = configuration_set.add_topic_destination(
             f"{id}Destination", self.topic, event_types=event_types
         )
-        self.queue = ProcessingQueue(self, "Queue", alarm_topic=self.alert_topic.topic)
+        self.queue = ProcessingQueue(self, "Queue", alarm_topic=self.alert_topic)
         self.queue.subscribe_to(self.topic)
 
         self.encryption_key: kms.IKey = encryption_key or new_cmk(
@@ -179,7 +192,7 @@ class BounceHandlingPipeline(Construct):
             removal_policy=removal_policy,
             encryption_key=self.encryption_key,
         )
-        self.soft_bounce_table = new_table(
+        self.soft_bounce_table: dynamodb.ITable = soft_bounce_table or new_table(
             self,
             "SoftBounceTable",
             partition_key="address",
@@ -205,7 +218,7 @@ class BounceHandlingPipeline(Construct):
                 else "false",
             },
             service_name="bounce_processor",
-            alarm_topic=self.alert_topic.topic,
+            alarm_topic=self.alert_topic,
         )
         function = self.processor.function
         grant_table(self.suppression_table, function, "dynamodb:PutItem")
@@ -283,7 +296,7 @@ class BounceHandlingPipeline(Construct):
                     period=Duration.hours(1),
                 ),
                 threshold=threshold,
-                alarm_topic=self.alert_topic.topic,
+                alarm_topic=self.alert_topic,
                 # The rates are only published while the account sends, yet the reputation they measure
                 # persists: hours without sends must keep the alarm in its state, not flip it to OK (and
                 # re-notify when the next datapoint arrives). The SES guide's reputation alarms treat

@@ -9,6 +9,7 @@ from aws_cdk import aws_backup as backup
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_ses as ses
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
@@ -16,7 +17,6 @@ from lambda_handlers import contracts
 from notification_constructs._defaults import new_cmk
 from notification_constructs._tables import add_to_backup_plan, grant_table, new_table
 from notification_constructs._validation import Problems, is_token
-from notification_constructs.email_configuration_set import EmailConfigurationSet
 from notification_constructs.notification_topic import NotificationTopic
 from notification_constructs.order_confirmation_template import OrderConfirmationTemplate
 from notification_constructs.processing_queue import ProcessingQueue
@@ -52,7 +52,7 @@ class OrderConfirmationPipeline(Construct):
         id: str,
         *,
         sender: SenderIdentity,
-        configuration_set: EmailConfigurationSet,
+        configuration_set: ses.IConfigurationSet,
         from_address: str,
         suppression_table: dynamodb.ITable,
         template: OrderConfirmationTemplate | None = None,
@@ -60,13 +60,17 @@ class OrderConfirmationPipeline(Construct):
         filter_on_message_body: bool = False,
         max_send_concurrency: int = 2,
         alarm_topic: sns.ITopic | None = None,
+        topic: sns.ITopic | None = None,
+        orders_table: dynamodb.ITable | None = None,
+        idempotency_table: dynamodb.ITable | None = None,
         encryption_key: kms.IKey | None = None,
         backup_plan: backup.BackupPlan | None = None,
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
     ) -> None:
         """
         :param sender: The verified identity the confirmation is sent from.
-        :param configuration_set: Configuration set used for every send (events, reputation metrics).
+        :param configuration_set: Configuration set used for every send (events, reputation metrics): an
+            :class:`EmailConfigurationSet` or any ``ses.IConfigurationSet`` (e.g. imported by name).
         :param from_address: ``orders@example.com`` or ``Shop <orders@example.com>``; must belong to ``sender``.
         :param suppression_table: The suppression table (``BounceHandlingPipeline.suppression_table``).
         :param template: Default: - an :class:`OrderConfirmationTemplate` with the default content.
@@ -78,6 +82,13 @@ class OrderConfirmationPipeline(Construct):
             ``max_send_concurrency / average send latency`` under your SES maximum send rate (README:
             "Sizing the sender's concurrency from the quota"). Default: 2 (the SQS minimum).
         :param alarm_topic: Where the queue and function alarms notify. Default: - no alarm actions.
+        :param topic: An existing order-events topic to subscribe to instead of creating ``OrderEvents``
+            (any ``sns.ITopic``; an imported topic's key, if any, must let SNS deliver - pass ``key_arn`` to
+            ``sns.Topic.from_topic_attributes`` so that ``grant_publish`` covers it). Default: - a new
+            :class:`NotificationTopic`.
+        :param orders_table: An existing orders table (partition key ``order_id``, string). Default: - a new one.
+        :param idempotency_table: An existing idempotency table (partition key ``id``, string; TTL attribute
+            ``expiration``). Default: - a new one.
         :param encryption_key: Customer-managed key for the data holding e-mail addresses at rest that the
             pipeline creates: its tables and its functions' log groups. Default: - one new key per pipeline
             (``DataKey``, rotation on). An imported key's policy cannot be changed here: it must let CloudWatch
@@ -117,7 +128,7 @@ class OrderConfirmationPipeline(Construct):
         problems.check(template is None or use_template, "template is given but use_template=False")
         problems.raise_if_any()
 
-        self.topic = NotificationTopic(self, "OrderEvents", publishing_services=())
+        self.topic: sns.ITopic = topic or NotificationTopic(self, "OrderEvents", publishing_services=())
         order_placed = sns.SubscriptionFilter.string_filter(allowlist=[contracts.ORDER_PLACED_EVENT_TYPE])
         event_type = contracts.EVENT_TYPE_ATTRIBUTE
         filters: dict[str, Any] = (
@@ -134,7 +145,7 @@ class OrderConfirmationPipeline(Construct):
         )
 
         # (a) persist the order
-        self.orders_table = new_table(
+        self.orders_table: dynamodb.ITable = orders_table or new_table(
             self,
             "OrdersTable",
             partition_key="order_id",
@@ -158,7 +169,7 @@ class OrderConfirmationPipeline(Construct):
 
         # (b) send the confirmation
         self.template = template or (OrderConfirmationTemplate(self, "Template") if use_template else None)
-        self.idempotency_table = new_table(
+        self.idempotency_table: dynamodb.ITable = idempotency_table or new_table(
             self,
             "IdempotencyTable",
             partition_key="id",
@@ -198,7 +209,12 @@ class OrderConfirmationPipeline(Construct):
             "dynamodb:UpdateItem",
             "dynamodb:DeleteItem",
         )
-        add_to_backup_plan(backup_plan, f"{id}Tables", [self.orders_table, self.idempotency_table])
+        created = [
+            t
+            for t, given in ((self.orders_table, orders_table), (self.idempotency_table, idempotency_table))
+            if given is None
+        ]
+        add_to_backup_plan(backup_plan, f"{id}Tables", created)
         sender.grant_send_email(
             function,
             configuration_set=configuration_set,

@@ -26,7 +26,7 @@ def build() -> tuple[OrderConfirmationPipeline, BounceHandlingPipeline, Template
         configuration_set=config,
         from_address="Shop <orders@example.com>",
         suppression_table=bounces.suppression_table,
-        alarm_topic=bounces.alert_topic.topic,
+        alarm_topic=bounces.alert_topic,
     )
     orders.grant_publish(
         iam.Role(stack, "ShopApp", assumed_by=iam.ServicePrincipal("ecs-tasks.amazonaws.com"))
