@@ -262,6 +262,27 @@ def sent_messages() -> list[Any]:
 
 
 # ---------------------------------------------------------------------------------------------- events
+#: Every SES event / notification sample in tests/events (each handled by the bounce processor).
+SES_EVENTS = [
+    "ses_event_bounce.json",
+    "ses_event_click.json",
+    "ses_event_complaint.json",
+    "ses_event_complaint_not_spam.json",
+    "ses_event_delivery.json",
+    "ses_event_delivery_delay.json",
+    "ses_event_open.json",
+    "ses_event_reject.json",
+    "ses_event_rendering_failure.json",
+    "ses_event_send.json",
+    "ses_event_subscription.json",
+    "ses_notification_bounce_permanent.json",
+    "ses_notification_bounce_transient.json",
+    "ses_notification_complaint.json",
+    "ses_notification_delivery.json",
+    "ses_notification_sns_subscription_succeeded.json",
+]
+
+
 def load_event(name: str) -> dict[str, Any]:
     return json.loads((EVENTS_DIR / name).read_text())
 

@@ -24,6 +24,7 @@ from lambda_handlers.order_writer import handler as writer
 from tests.handlers.conftest import (
     CONFIGURATION_SET,
     SENDER_ADDRESS,
+    SES_EVENTS,
     FakeLambdaContext,
     FakeSesExtras,
     create_table,
@@ -34,25 +35,6 @@ from tests.handlers.conftest import (
     sqs_event,
     sqs_record,
 )
-
-SES_EVENTS = [
-    "ses_event_bounce.json",
-    "ses_event_click.json",
-    "ses_event_complaint.json",
-    "ses_event_complaint_not_spam.json",
-    "ses_event_delivery.json",
-    "ses_event_delivery_delay.json",
-    "ses_event_open.json",
-    "ses_event_reject.json",
-    "ses_event_rendering_failure.json",
-    "ses_event_send.json",
-    "ses_event_subscription.json",
-    "ses_notification_bounce_permanent.json",
-    "ses_notification_bounce_transient.json",
-    "ses_notification_complaint.json",
-    "ses_notification_delivery.json",
-    "ses_notification_sns_subscription_succeeded.json",
-]
 
 
 class Markers:

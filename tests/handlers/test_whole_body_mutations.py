@@ -24,6 +24,7 @@ from lambda_handlers.order_writer import handler as writer
 from tests.handlers.conftest import (
     CONFIGURATION_SET,
     SENDER_ADDRESS,
+    SES_EVENTS,
     FakeLambdaContext,
     FakeSesExtras,
     create_table,
@@ -41,24 +42,6 @@ MUTATION_SETTINGS = settings(
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-SES_EVENTS = [
-    "ses_event_bounce.json",
-    "ses_event_click.json",
-    "ses_event_complaint.json",
-    "ses_event_complaint_not_spam.json",
-    "ses_event_delivery.json",
-    "ses_event_delivery_delay.json",
-    "ses_event_open.json",
-    "ses_event_reject.json",
-    "ses_event_rendering_failure.json",
-    "ses_event_send.json",
-    "ses_event_subscription.json",
-    "ses_notification_bounce_permanent.json",
-    "ses_notification_bounce_transient.json",
-    "ses_notification_complaint.json",
-    "ses_notification_delivery.json",
-    "ses_notification_sns_subscription_succeeded.json",
-]
 ORDER_EVENTS = ["order_placed_v1.json", "order_placed_v1_minor_with_extra_fields.json"]
 
 # Arbitrary JSON, biased towards values that break naive code: huge / negative numbers, floats, the
