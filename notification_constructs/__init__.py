@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     from .processing_queue import ProcessingQueue
     from .queue_consumer_function import QueueConsumerFunction
     from .sender_identity import ByoDkimKey, DnsRecord, SenderIdentity
+    from .smtp_credentials import SmtpCredentials
+    from .vpc_endpoints import DEFAULT_VPC_ENDPOINT_SERVICES, NotificationVpcEndpoints
 
 _EXPORTS = {
     "DEFAULT_EVENT_TYPES": ".email_configuration_set",
@@ -33,22 +35,28 @@ _EXPORTS = {
     "ProcessingQueue": ".processing_queue",
     "QueueConsumerFunction": ".queue_consumer_function",
     "SenderIdentity": ".sender_identity",
+    "SmtpCredentials": ".smtp_credentials",
+    "DEFAULT_VPC_ENDPOINT_SERVICES": ".vpc_endpoints",
+    "NotificationVpcEndpoints": ".vpc_endpoints",
 }
 
 __all__ = [
     "DEFAULT_EVENT_TYPES",
+    "DEFAULT_VPC_ENDPOINT_SERVICES",
     "BounceHandlingPipeline",
     "ByoDkimKey",
     "DnsRecord",
     "EmailConfigurationSet",
     "NotificationConfigError",
     "NotificationTopic",
+    "NotificationVpcEndpoints",
     "OrderConfirmationPipeline",
     "OrderConfirmationTemplate",
     "PipelinesDashboard",
     "ProcessingQueue",
     "QueueConsumerFunction",
     "SenderIdentity",
+    "SmtpCredentials",
 ]
 
 

@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import cast
 
-from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
+from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
@@ -23,7 +23,8 @@ from constructs import Construct
 from lambda_handlers import contracts
 
 from ._assets import POWERTOOLS_LAYER_PARAMETER, RUNTIME, handlers_code
-from ._defaults import DEFAULT_FUNCTION_TIMEOUT, VISIBILITY_TIMEOUT_FACTOR, at_or_above_alarm, new_cmk
+from ._defaults import DEFAULT_FUNCTION_TIMEOUT, VISIBILITY_TIMEOUT_FACTOR, at_or_above_alarm
+from ._functions import encrypted_log_group_and_role
 from ._validation import NotificationConfigError, acknowledge, is_token
 from .processing_queue import ProcessingQueue
 
@@ -38,20 +39,6 @@ _SQS_DEFAULT_VISIBILITY_TIMEOUT = 30.0
 
 _HANDLER_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$")
 _LOG_LEVELS = {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}
-# What CloudWatch Logs may do with the key, as in the AWS key policy example (Encrypt log data in CloudWatch
-# Logs using AWS KMS, step 2: https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html).
-_LOGS_KEY_ACTIONS = ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"]
-# The same, without wildcards, for the execution role on whose behalf CloudWatch Logs calls KMS
-# (``kms:ViaService``, same page).
-_ROLE_VIA_LOGS_ACTIONS = [
-    "kms:Encrypt",
-    "kms:Decrypt",
-    "kms:ReEncryptFrom",
-    "kms:ReEncryptTo",
-    "kms:GenerateDataKey",
-    "kms:GenerateDataKeyWithoutPlaintext",
-    "kms:DescribeKey",
-]
 
 
 @dataclass(frozen=True)
@@ -256,53 +243,13 @@ class QueueConsumerFunction(lambda_.Function):
         if problems:
             raise NotificationConfigError(f"[{path}] {p}" for p in problems)
 
-        stack = Stack.of(scope)
-        log_key: kms.IKey = encryption_key or new_cmk(
+        log_group, role, log_key = encrypted_log_group_and_role(
             scope,
-            f"{id}LogKey",
-            description=f"Encrypts the log group of {path}",
-            removal_policy=removal_policy,
-        )
-        # AWS key policy example, condition restricting the key to this account's log groups:
-        # https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html
-        # (a no-op for an imported key, see the encryption_key docs).
-        log_key.add_to_resource_policy(
-            iam.PolicyStatement(
-                principals=[iam.ServicePrincipal(f"logs.{stack.region}.amazonaws.com")],
-                actions=_LOGS_KEY_ACTIONS,
-                resources=["*"],
-                conditions={
-                    "ArnLike": {
-                        "kms:EncryptionContext:aws:logs:arn": stack.format_arn(
-                            service="logs",
-                            resource="log-group",
-                            resource_name="*",
-                            arn_format=ArnFormat.COLON_RESOURCE_NAME,
-                        )
-                    }
-                },
-            )
-        )
-        log_group = logs.LogGroup(
-            scope,
-            f"{id}LogGroup",
+            id,
+            path=path,
+            encryption_key=encryption_key,
             retention=log_retention,
-            encryption_key=log_key,
             removal_policy=removal_policy,
-        )
-        role = iam.Role(
-            scope,
-            f"{id}Role",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description=f"Execution role of {path}",
-        )
-        log_group.grant_write(role)
-        role.add_to_principal_policy(
-            iam.PolicyStatement(
-                actions=_ROLE_VIA_LOGS_ACTIONS,
-                resources=[log_key.key_arn],
-                conditions={"StringEquals": {"kms:ViaService": f"logs.{stack.region}.amazonaws.com"}},
-            )
         )
 
         env = {
@@ -426,12 +373,6 @@ class QueueConsumerFunction(lambda_.Function):
                 "then moved to the queue's DLQ by its redrive policy; there are no async invocations.",
             )
         for pack in ("HIPAA.Security", "NIST.800.53.R5", "PCI.DSS.321"):
-            acknowledge(
-                role,
-                f"{pack}-IAMNoInlinePolicy",
-                "The role's one policy is the CDK-generated AWS::IAM::Policy of this function's own role, "
-                "created and deleted with it; every statement names its resources (least privilege).",
-            )
             if vpc is None:
                 acknowledge(
                     self,

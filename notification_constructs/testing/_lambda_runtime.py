@@ -122,6 +122,14 @@ def invoke(
     return runtime.run(fn, raw)
 
 
+def invoke_in_running_sandbox(function: str, event: Any) -> InvocationResult:
+    """Invoke ``function`` synchronously in the runtime of the running sandbox (for callers that have no
+    :class:`SandboxState` at hand, such as the CloudFormation engine's custom resources)."""
+    if _ACTIVE is None:
+        raise RuntimeError("the Lambda runtime component is not installed in this sandbox")
+    return _ACTIVE.run(_ACTIVE.resolve(function), json.dumps(event))
+
+
 def log_dir(state: SandboxState) -> Path:
     """Directory of the per-function log files (``state.extras["log_dir"]/lambda`` when the server names
     a log directory, else a temporary directory)."""

@@ -149,9 +149,9 @@ def model_class(resource_type: str) -> type[CloudFormationModel] | None:
     if resource_type in NULL_MODELS:
         return None
     if resource_type.startswith("Custom::") or resource_type == "AWS::CloudFormation::CustomResource":
-        from moto.cloudformation.custom_model import CustomModel
+        from ._models import CustomResource
 
-        return CustomModel
+        return CustomResource
     model = get_model_map().get(resource_type)
     if model is None:
         raise KeyError(resource_type)
@@ -331,6 +331,12 @@ class SandboxResourceMap(ResourceMap):
                 raise ResourceFailure(logical_id, _describe(exc)) from exc
             resource.cf_resource_type = resource_type
             resource.logical_resource_id = logical_id
+            if resource_type == "AWS::IAM::Policy":
+                # moto keeps an absent Roles / Users / Groups as None, and deleting any role of the account
+                # later iterates over every policy's role names ("'NoneType' object is not iterable").
+                for attribute in ("role_names", "user_names", "group_names"):
+                    if getattr(resource, attribute, []) is None:
+                        setattr(resource, attribute, [])
             self._parsed_resources[logical_id] = resource
         self.applied[logical_id] = resolved
         self._event(logical_id, "CREATE_COMPLETE", None, resource_type)
@@ -506,6 +512,12 @@ class SandboxResourceMap(ResourceMap):
         self._parsed_resources[logical_id] = updated
         self.applied[logical_id] = resolved
         journal.updated.append((logical_id, updated, old, resolved))
+        # A custom resource whose update returned a new physical id: CloudFormation deletes the old one in
+        # the cleanup phase (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/crpg-ref-requesttypes-update.html).
+        replaced = getattr(updated, "sandbox_replaced", None)
+        if replaced is not None:
+            updated.sandbox_replaced = None
+            journal.to_delete_after.append((logical_id, replaced, old, False))
         self._event(logical_id, "UPDATE_COMPLETE", None, resource_type, updated)
 
     def _roll_back_update(self, previous: _Snapshot, journal: _Journal) -> None:

@@ -534,6 +534,195 @@ def _bool(value: Any) -> bool:
     return str(value).lower() == "true"
 
 
+# -- AWS::IAM::Group ------------------------------------------------------------------------------------------
+class IamGroup(_SandboxModel, CloudFormationModel):
+    """An IAM group (moto has no CloudFormation model for it); ``Ref`` is the group name, ``Arn`` its ARN.
+    Memberships come from the users' ``Groups`` property (an ``AWS::IAM::User`` created after the group).
+
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-iam-group.html
+    """
+
+    attributes = {"Arn": "arn"}
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::IAM::Group"
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return "GroupName"
+
+    def _backend(self) -> Any:
+        from moto.iam.models import iam_backends
+        from moto.utilities.utils import get_partition
+
+        return iam_backends[self.account_id][get_partition(self.region)]
+
+    def create(self) -> None:
+        p = self.properties
+        name = p.get("GroupName") or self.physical_id
+        group = self._backend().create_group(name, p.get("Path") or "/")
+        self.physical_id, self.arn = name, group.arn
+
+    def update(self, properties: dict[str, Any]) -> None:
+        self.properties = properties  # Path only (a new GroupName replaces the group: the engine's rules)
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        self._backend().groups.pop(self.physical_id, None)
+
+
+# -- Custom::* / AWS::CloudFormation::CustomResource ------------------------------------------------------
+class _ResponseCollector:
+    """A one-request HTTP server on loopback standing in for the pre-signed S3 ``ResponseURL``."""
+
+    def __init__(self) -> None:
+        import http.server
+        import threading
+
+        collector = self
+        self.body: dict[str, Any] | None = None
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_PUT(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length)
+                with contextlib.suppress(ValueError):
+                    collector.body = json.loads(raw)
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return None
+
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/custom-resource-response"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+class CustomResource(_SandboxModel, CloudFormationModel):
+    """A Lambda-backed custom resource, run the way CloudFormation runs one: the ``ServiceToken`` function
+    gets Create / Update / Delete requests and answers by a PUT to ``ResponseURL`` (here a loopback server);
+    its ``PhysicalResourceId`` is the ``Ref``, its ``Data`` the ``Fn::GetAtt`` attributes; an update that
+    returns a new physical id makes the engine send Delete for the old one in the cleanup phase; FAILED (or
+    no answer) fails the resource with the function's reason. (moto's own model sends Create only and does
+    not wait.) Invocations are synchronous: the function answers before it returns.
+
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/crpg-ref-requesttypes.html
+    """
+
+    #: The old half of an update that changed the physical id, for the engine to delete in cleanup.
+    sandbox_replaced: CustomResource | None = None
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::CloudFormation::CustomResource"
+
+    def __init__(self, physical_id: str, properties: dict[str, Any], account_id: str, region: str) -> None:
+        super().__init__(physical_id, properties, account_id, region)
+        self.data: dict[str, Any] = {}
+        self.logical_id = physical_id
+        self.stack_id = ""
+        self.resource_type = "AWS::CloudFormation::CustomResource"
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[override]
+        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+    ) -> CustomResource:
+        resource = cls(
+            resource_name, dict(cloudformation_json.get("Properties") or {}), account_id, region_name
+        )
+        resource.logical_id = str(kwargs.get("LogicalId") or resource_name)
+        resource.stack_id = str(kwargs.get("StackId") or "")
+        resource.resource_type = str(kwargs.get("ResourceType") or resource.resource_type)
+        resource.create()
+        return resource
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return True  # whatever Data the function returns
+
+    def is_created(self) -> bool:
+        return True  # create() returns only after the function answered
+
+    def get_cfn_attribute(self, attribute_name: str) -> Any:
+        if attribute_name not in self.data:
+            raise ValueError(
+                f"custom resource {self.logical_id} returned no attribute {attribute_name!r} in its Data "
+                f"(it returned: {sorted(self.data)})"
+            )
+        return self.data[attribute_name]
+
+    def _request(self, request_type: str, **extra: Any) -> dict[str, Any]:
+        from notification_constructs.testing._lambda_runtime import invoke_in_running_sandbox
+
+        token = self.properties.get("ServiceToken")
+        if not isinstance(token, str) or not token.startswith("arn:") or ":lambda:" not in token:
+            raise ValueError(
+                f"ServiceToken {token!r}: the sandbox runs Lambda-backed custom resources only (an SNS topic "
+                "service token is not supported)"
+            )
+        collector = _ResponseCollector()
+        event = {
+            "RequestType": request_type,
+            "ServiceToken": token,
+            "ResponseURL": collector.url,
+            "StackId": self.stack_id,
+            "RequestId": str(uuid.uuid4()),
+            "ResourceType": self.resource_type,
+            "LogicalResourceId": self.logical_id,
+            "ResourceProperties": self.properties,
+            **extra,
+        }
+        try:
+            result = invoke_in_running_sandbox(token, event)
+        finally:
+            collector.close()
+        answer = collector.body
+        if answer is None:
+            error = (
+                f" ({result.error.get('errorType')}: {result.error.get('errorMessage')})"
+                if result.error
+                else ""
+            )
+            raise RuntimeError(
+                f"the custom resource function sent no response to the ResponseURL{error}; CloudFormation "
+                "would wait for one for up to an hour"
+            )
+        if answer.get("Status") != "SUCCESS":
+            raise RuntimeError(str(answer.get("Reason") or "the custom resource function answered FAILED"))
+        return answer
+
+    def create(self) -> None:
+        answer = self._request("Create")
+        self.physical_id = str(answer.get("PhysicalResourceId") or self.physical_id)
+        self.data = dict(answer.get("Data") or {})
+
+    def update(self, properties: dict[str, Any]) -> None:
+        old_properties, old_id, old_data = self.properties, self.physical_id, self.data
+        self.properties = properties
+        try:
+            answer = self._request("Update", PhysicalResourceId=old_id, OldResourceProperties=old_properties)
+        except Exception:
+            self.properties = old_properties
+            raise
+        self.physical_id = str(answer.get("PhysicalResourceId") or old_id)
+        self.data = dict(answer.get("Data") or {})
+        if self.physical_id != old_id:
+            replaced = CustomResource(old_id, old_properties, self.account_id, self.region)
+            replaced.logical_id, replaced.stack_id = self.logical_id, self.stack_id
+            replaced.resource_type, replaced.data = self.resource_type, old_data
+            self.sandbox_replaced = replaced
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        self._request("Delete", PhysicalResourceId=self.physical_id)
+
+
 # -- AWS::Glue::Database / AWS::Glue::Table ---------------------------------------------------------------------
 class GlueDatabase(_SandboxModel, CloudFormationModel):
     """A Glue Data Catalog database; ``Ref`` is the database name."""
@@ -635,6 +824,7 @@ MODELS: tuple[type[CloudFormationModel], ...] = (
     S3BucketPolicy,
     FirehoseDeliveryStream,
     SecretsManagerSecret,
+    IamGroup,
     GlueDatabase,
     GlueTable,
     AthenaNamedQuery,

@@ -54,6 +54,7 @@ _CREATE_ONLY: dict[str, frozenset[str]] = {
     "AWS::Lambda::Version": frozenset({"FunctionName", "CodeSha256", "Description"}),
     "AWS::IAM::Role": frozenset({"RoleName", "Path"}),
     "AWS::IAM::User": frozenset({"UserName"}),
+    "AWS::IAM::Group": frozenset({"GroupName"}),
     "AWS::IAM::AccessKey": frozenset({"UserName", "Serial"}),
     "AWS::IAM::ManagedPolicy": frozenset({"ManagedPolicyName", "Path"}),
     "AWS::KMS::Alias": frozenset({"AliasName"}),
