@@ -184,3 +184,138 @@ def sender_address(value: object) -> str | None:
         return None
     _, address = split_sender_address(stripped)
     return address if is_valid_email(address) else None
+
+
+# --- Incidents (IncidentAlertPipeline, lambda_handlers.incident_tracker) ------------------------------
+# Environment variables of incident_tracker (also SENDER_ADDRESS_ENV, CONFIGURATION_SET_NAME_ENV).
+INCIDENTS_TABLE_NAME_ENV = "INCIDENTS_TABLE_NAME"
+ON_CALL_TOPIC_ARN_ENV = "ON_CALL_TOPIC_ARN"
+ACKNOWLEDGEMENT_QUEUE_URL_ENV = "ACKNOWLEDGEMENT_DEADLINE_QUEUE_URL"
+ACKNOWLEDGEMENT_DEADLINE_SECONDS_ENV = "ACKNOWLEDGEMENT_DEADLINE_SECONDS"
+REPORT_RECIPIENTS_ENV = "INCIDENT_REPORT_RECIPIENTS"
+"""Comma-separated stakeholder addresses the incident report goes to."""
+ALARM_SEVERITIES_ENV = "ALARM_SEVERITIES"
+"""JSON object: CloudWatch alarm name -> severity (alarms not named get ``DEFAULT_ALARM_SEVERITY``)."""
+DEFAULT_ALARM_SEVERITY_ENV = "DEFAULT_ALARM_SEVERITY"
+
+# The incident.event message, schema v1 (see lambda_handlers.incident_tracker.models).
+INCIDENT_EVENT_TYPE = "incident.event"
+INCIDENT_SCHEMA_MAJOR_VERSION = 1
+INCIDENT_SEVERITIES = ("critical", "high", "medium", "low")
+"""Most severe first; the ``severity`` message attribute of every page on the on-call topic."""
+CRITICAL_SEVERITY = "critical"
+DEFAULT_ALARM_SEVERITY = "high"
+INCIDENT_ACTIONS = ("open", "acknowledge", "resolve", "note")
+SEVERITY_ATTRIBUTE = "severity"
+INCIDENT_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
+"""Incident ids are logged and shown in pages: letters, digits, ``_ . : -``, at most 128 characters."""
+MAX_INCIDENT_TEXT_LENGTH = 1000
+"""``summary`` and ``note`` (``NewStateReason`` of an alarm is cut to this length)."""
+MAX_INCIDENT_SERVICE_LENGTH = 100
+MAX_INCIDENT_ACTOR_LENGTH = 200
+MAX_REPORT_RECIPIENTS = 50
+"""SES accepts at most 50 recipients per message."""
+
+# The acknowledgement deadline: an SQS delay per hop of at most 15 minutes, re-queued until it is due.
+DEFAULT_ACKNOWLEDGEMENT_DEADLINE_SECONDS = 15 * 60
+MIN_ACKNOWLEDGEMENT_DEADLINE_SECONDS = 60
+MAX_ACKNOWLEDGEMENT_DEADLINE_SECONDS = 24 * 60 * 60
+MAX_SQS_DELAY_SECONDS = 900
+
+# Metrics of incident_tracker.
+METRIC_INCIDENT_OPENED = "IncidentOpened"
+METRIC_INCIDENT_REPEATED = "IncidentRepeated"
+METRIC_INCIDENT_ACKNOWLEDGED = "IncidentAcknowledged"
+METRIC_INCIDENT_RESOLVED = "IncidentResolved"
+METRIC_INCIDENT_NOTE = "IncidentNoteAdded"
+METRIC_INCIDENT_DUPLICATE = "IncidentEventDuplicate"
+METRIC_INCIDENT_EVENT_IGNORED = "IncidentEventIgnored"
+METRIC_INCIDENT_PAGED = "IncidentPaged"
+METRIC_INCIDENT_REPORT_SENT = "IncidentReportSent"
+METRIC_UNACKNOWLEDGED_INCIDENT = "UnacknowledgedIncident"
+"""One per incident still unacknowledged at its deadline (the pipeline alarms on Sum >= 1)."""
+
+# --- Shipment updates (ShipmentUpdatesPipeline, lambda_handlers.shipment_notifier.models) ----------
+SHIPMENT_UPDATED_EVENT_TYPE = "shipment.updated"
+"""The ``event_type`` of the body and of the SNS message attribute the pipeline filters on."""
+SHIPMENT_SCHEMA_MAJOR_VERSION = 1
+SHIPMENT_STATUSES = ("shipped", "out_for_delivery", "delivered", "exception")
+SHIPMENT_PROGRESS = ("shipped", "out_for_delivery", "delivered")
+"""The statuses in delivery order: one never follows a later one. ``exception`` may follow any status
+except ``delivered`` (nothing is sent after the delivery)."""
+SHIPMENT_EXCEPTION_STATUS = "exception"
+SHIPMENT_CHANNELS = ("sms", "email", "webhook")
+"""The channels a customer can choose, in the order the notifier delivers them."""
+MAX_CARRIER_LENGTH = 100
+MAX_TRACKING_URL_LENGTH = 2048
+PARTNER_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+E164_PATTERN = re.compile(r"^\+[1-9][0-9]{6,14}$")
+"""A phone number in E.164: ``+``, a country code, at most 15 digits in all."""
+
+# Environment of shipment_notifier (also SENDER_ADDRESS_ENV, CONFIGURATION_SET_NAME_ENV,
+# TEMPLATE_NAME_ENV, SUPPRESSION_TABLE_NAME_ENV, DEAD_LETTER_QUEUE_URL_ENV).
+SHIPMENT_STATE_TABLE_NAME_ENV = "SHIPMENT_STATE_TABLE_NAME"
+PARTNER_TOPIC_ARN_ENV = "PARTNER_TOPIC_ARN"
+SMS_SENDER_ID_ENV = "SMS_SENDER_ID"
+"""Optional alphanumeric sender id (``AWS.SNS.SMS.SenderID``) where the destination country supports one."""
+
+# Message attributes of the partner webhook messages (partners' HTTPS subscriptions filter on them).
+SHIPMENT_STATUS_ATTRIBUTE = "status"
+PARTNER_ATTRIBUTE = "partner"
+
+# The shipment-update e-mail template (TemplateData; HTML-escaped copies under TEMPLATE_HTML_KEY).
+SHIPMENT_TEMPLATE_VALUE_KEYS = (
+    "order_id",
+    "customer_name",
+    "status",
+    "status_text",
+    "carrier",
+    "tracking_url",
+    "occurred_at",
+)
+SHIPMENT_STATUS_TEXT = {
+    "shipped": "has shipped",
+    "out_for_delivery": "is out for delivery",
+    "delivered": "has been delivered",
+    "exception": "has a delivery problem",
+}
+"""``status_text`` of each status: "Your order ord-1 has shipped"."""
+SHIPMENT_DEFAULT_SUBJECT = "Your order {{order_id}} {{status_text}}"
+SHIPMENT_UPDATED_TAG_VALUE = "shipment-updated"
+SHIPMENT_STATUS_TAG = "shipment_status"
+
+SMS_MAX_GSM_CHARACTERS = 160
+"""One SMS segment of the GSM 03.38 alphabet; the notifier shortens the text to fit when it can."""
+
+# Metrics of shipment_notifier
+METRIC_SHIPMENT_SMS_SENT = "ShipmentSmsSent"
+METRIC_SHIPMENT_EMAIL_SENT = "ShipmentEmailSent"
+METRIC_SHIPMENT_WEBHOOK_PUBLISHED = "ShipmentWebhookPublished"
+METRIC_SHIPMENT_PHONE_OPTED_OUT = "ShipmentPhoneOptedOut"
+METRIC_SHIPMENT_RECIPIENT_SUPPRESSED = "ShipmentRecipientSuppressed"
+METRIC_SHIPMENT_CHANNEL_ALREADY_SENT = "ShipmentChannelAlreadySent"
+METRIC_SHIPMENT_DUPLICATE_SKIPPED = "ShipmentDuplicateSkipped"
+METRIC_SHIPMENT_STALE_SKIPPED = "ShipmentStaleUpdateSkipped"
+"""An update that arrived after a later status of its order (out of order): never sent as a regression."""
+METRIC_SHIPMENT_CHANNEL_FAILED = "ShipmentChannelFailed"
+
+
+# --- SMS account settings (SmsSettings, lambda_handlers.sms_settings) ---------------------------------
+# The SNS SetSMSAttributes attribute names (https://docs.aws.amazon.com/sns/latest/api/API_SetSMSAttributes.html);
+# the custom resource passes them through under the ``Attributes`` property, every value a string.
+SMS_ATTRIBUTES_PROPERTY = "Attributes"
+SMS_MONTHLY_SPEND_LIMIT = "MonthlySpendLimit"
+SMS_DEFAULT_TYPE = "DefaultSMSType"
+SMS_DEFAULT_SENDER_ID = "DefaultSenderID"
+SMS_DELIVERY_STATUS_ROLE = "DeliveryStatusIAMRole"
+SMS_DELIVERY_STATUS_SAMPLING_RATE = "DeliveryStatusSuccessSamplingRate"
+SMS_ATTRIBUTE_NAMES = (
+    SMS_MONTHLY_SPEND_LIMIT,
+    SMS_DEFAULT_TYPE,
+    SMS_DEFAULT_SENDER_ID,
+    SMS_DELIVERY_STATUS_ROLE,
+    SMS_DELIVERY_STATUS_SAMPLING_RATE,
+)
+SMS_TYPES = ("Transactional", "Promotional")
+SENDER_ID_PATTERN = re.compile(r"^(?=.*[A-Za-z])[A-Za-z0-9]{1,11}$")
+"""An alphanumeric sender id: 1-11 letters and digits, at least one letter (SetSMSAttributes DefaultSenderID)."""

@@ -12,12 +12,19 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ._validation import NotificationConfigError
     from .email_configuration_set import DEFAULT_EVENT_TYPES, EmailConfigurationSet
+    from .fan_out_topic import FanOutTopic
     from .notification_topic import NotificationTopic
     from .order_confirmation_template import OrderConfirmationTemplate
-    from .pipelines import BounceHandlingPipeline, OrderConfirmationPipeline, PipelinesDashboard
+    from .pipelines import (
+        BounceHandlingPipeline,
+        IncidentAlertPipeline,
+        OrderConfirmationPipeline,
+        PipelinesDashboard,
+    )
     from .processing_queue import ProcessingQueue
     from .queue_consumer_function import QueueConsumerFunction
     from .sender_identity import ByoDkimKey, DnsRecord, SenderIdentity
+    from .sms_settings import SmsSettings
     from .smtp_credentials import SmtpCredentials
     from .vpc_endpoints import DEFAULT_VPC_ENDPOINT_SERVICES, NotificationVpcEndpoints
 
@@ -27,6 +34,9 @@ _EXPORTS = {
     "ByoDkimKey": ".sender_identity",
     "DnsRecord": ".sender_identity",
     "EmailConfigurationSet": ".email_configuration_set",
+    "FanOutTopic": ".fan_out_topic",
+    "SmsSettings": ".sms_settings",
+    "IncidentAlertPipeline": ".pipelines",
     "NotificationConfigError": "._validation",
     "NotificationTopic": ".notification_topic",
     "OrderConfirmationPipeline": ".pipelines",
@@ -47,6 +57,8 @@ __all__ = [
     "ByoDkimKey",
     "DnsRecord",
     "EmailConfigurationSet",
+    "FanOutTopic",
+    "IncidentAlertPipeline",
     "NotificationConfigError",
     "NotificationTopic",
     "NotificationVpcEndpoints",
@@ -56,6 +68,7 @@ __all__ = [
     "ProcessingQueue",
     "QueueConsumerFunction",
     "SenderIdentity",
+    "SmsSettings",
     "SmtpCredentials",
 ]
 

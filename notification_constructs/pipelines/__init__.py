@@ -2,6 +2,7 @@
 
 from .bounce_handling_pipeline import BounceHandlingPipeline
 from .dashboard import PipelinesDashboard
+from .incident_alert_pipeline import IncidentAlertPipeline
 from .order_confirmation_pipeline import OrderConfirmationPipeline
 
-__all__ = ["BounceHandlingPipeline", "OrderConfirmationPipeline", "PipelinesDashboard"]
+__all__ = ["BounceHandlingPipeline", "IncidentAlertPipeline", "OrderConfirmationPipeline", "PipelinesDashboard"]

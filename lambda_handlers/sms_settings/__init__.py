@@ -1,0 +1,1 @@
+"""SMS account settings: a CloudFormation custom resource calling SNS ``SetSMSAttributes``."""
