@@ -13,7 +13,7 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from ._defaults import SES_SERVICE_PRINCIPAL, source_conditions
-from ._validation import Problems
+from ._validation import Problems, is_token, is_valid_domain
 from .notification_topic import NotificationTopic
 
 __all__ = ["CONFIGURATION_SET_DIMENSION", "DEFAULT_EVENT_TYPES", "EmailConfigurationSet"]
@@ -81,6 +81,12 @@ class EmailConfigurationSet(ses.ConfigurationSet):
         cloudwatch_dimensions: Sequence[ses.CloudWatchDimension] | None = None,
         cloudwatch_event_types: Sequence[ses.EmailSendingEvent] | None = None,
         sending_enabled: bool = True,
+        dedicated_ip_pool: ses.IDedicatedIpPool | None = None,
+        vdm_engagement_metrics: bool | None = None,
+        vdm_optimized_shared_delivery: bool | None = None,
+        custom_tracking_redirect_domain: str | None = None,
+        custom_tracking_https_policy: ses.HttpsPolicy | None = None,
+        max_delivery_duration: Duration | None = None,
     ) -> None:
         """
         :param configuration_set_name: Default: - a generated name. (Checked by aws-cdk-lib's template
@@ -97,6 +103,23 @@ class EmailConfigurationSet(ses.ConfigurationSet):
             ``metric_*`` event counts. Default: - no CloudWatch destination.
         :param cloudwatch_event_types: Events for the CloudWatch destination. Default: - ``event_types``.
         :param sending_enabled: Default: True.
+        :param dedicated_ip_pool: Send through these dedicated IPs (``ses.DedicatedIpPool``, scaling mode
+            ``STANDARD`` - IPs you lease and warm up - or ``MANAGED`` - SES leases, warms and scales them).
+            Dedicated IPs are billed per IP per month (managed: per pool, plus per message). Default: - the
+            shared pool of the account's region.
+        :param vdm_engagement_metrics: Virtual Deliverability Manager engagement tracking (opens and clicks
+            in the VDM dashboard) for this set; overrides the account-level VDM setting, which must be on
+            (``ses.VdmAttributes``; VDM is billed per message). Default: - the account's VDM setting.
+        :param vdm_optimized_shared_delivery: VDM's optimized delivery over the shared pool (SES picks IPs
+            by the recipient's mailbox provider). Default: - the account's VDM setting.
+        :param custom_tracking_redirect_domain: A subdomain of a verified identity for open and click
+            tracking links (its CNAME must point to the region's SES tracking domain; for HTTPS, to a
+            CloudFront distribution with your certificate). Default: - SES's own tracking domain.
+        :param custom_tracking_https_policy: ``REQUIRE`` (HTTPS for opens and clicks), ``REQUIRE_OPEN_ONLY``
+            or ``OPTIONAL``. Only with ``custom_tracking_redirect_domain``. Default: - ``REQUIRE`` when a
+            tracking domain is given (an HTTP link leaks the recipient's click to the network).
+        :param max_delivery_duration: How long SES keeps retrying a message before it counts as a bounce
+            (5 minutes to 14 hours). Default: - 14 hours (SES's default).
         """
         # Checked before the configuration set exists, so errors name the path it would have.
         problems = Problems(scope, id)
@@ -109,7 +132,28 @@ class EmailConfigurationSet(ses.ConfigurationSet):
         )
         if topic is not None:
             problems.check(not topic.fifo, "topic: SES cannot publish to a FIFO topic")
+        if custom_tracking_redirect_domain is not None and not is_token(custom_tracking_redirect_domain):
+            problems.check(
+                is_valid_domain(custom_tracking_redirect_domain),
+                f"custom_tracking_redirect_domain {custom_tracking_redirect_domain!r} is not a domain name "
+                "(e.g. 'track.shop.example.com')",
+            )
+        problems.check(
+            custom_tracking_https_policy is None or custom_tracking_redirect_domain is not None,
+            "custom_tracking_https_policy is given without custom_tracking_redirect_domain",
+        )
         problems.raise_if_any()
+        vdm = (
+            ses.VdmOptions(
+                engagement_metrics=vdm_engagement_metrics,
+                optimized_shared_delivery=vdm_optimized_shared_delivery,
+            )
+            if vdm_engagement_metrics is not None or vdm_optimized_shared_delivery is not None
+            else None
+        )
+        https_policy = custom_tracking_https_policy or (
+            ses.HttpsPolicy.REQUIRE if custom_tracking_redirect_domain is not None else None
+        )
 
         super().__init__(
             scope,
@@ -121,6 +165,11 @@ class EmailConfigurationSet(ses.ConfigurationSet):
             reputation_metrics=reputation_metrics,
             suppression_reasons=suppression_reasons,
             sending_enabled=sending_enabled,
+            dedicated_ip_pool=dedicated_ip_pool,
+            vdm_options=vdm,
+            custom_tracking_redirect_domain=custom_tracking_redirect_domain,
+            custom_tracking_https_policy=https_policy,
+            max_delivery_duration=max_delivery_duration,
         )
         # One token for the ARN, so the topic policies name it once however often it is used.
         self._configuration_set_arn = Stack.of(self).format_arn(
