@@ -319,3 +319,61 @@ SMS_ATTRIBUTE_NAMES = (
 SMS_TYPES = ("Transactional", "Promotional")
 SENDER_ID_PATTERN = re.compile(r"^(?=.*[A-Za-z])[A-Za-z0-9]{1,11}$")
 """An alphanumeric sender id: 1-11 letters and digits, at least one letter (SetSMSAttributes DefaultSenderID)."""
+
+
+# --- Bulk sends (SubscriptionManagement, BulkEmailSender, lambda_handlers.bulk_email_sender) ----------
+# The campaign.send request, schema v1 (see lambda_handlers.bulk_email_sender.logic).
+CAMPAIGN_SEND_EVENT_TYPE = "campaign.send"
+CAMPAIGN_SCHEMA_MAJOR_VERSION = 1
+CAMPAIGN_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+"""Campaign ids are SES tag values (``campaign_id`` tag): ASCII letters, digits, ``_`` and ``-``."""
+SES_NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+"""Names of SES templates and contact-list topics this library accepts."""
+CONTACT_LIST_NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+MAX_CONTACT_LIST_TOPICS = 20
+"""SES quota: at most 20 topics per contact list."""
+MAX_TOPIC_DISPLAY_NAME_LENGTH = 128
+SUBSCRIPTION_STATUSES = ("OPT_IN", "OPT_OUT")
+OPT_IN = "OPT_IN"
+OPT_OUT = "OPT_OUT"
+MAX_BULK_DESTINATIONS = 50
+"""SESv2 ``SendBulkEmail`` takes at most 50 entries per call."""
+MAX_CONTACTS_PAGE_SIZE = 1000
+"""SESv2 ``ListContacts`` returns at most 1,000 contacts per page."""
+DEFAULT_CONTACTS_PAGE_SIZE = 100
+BATCH_GET_MAX_KEYS = 100
+"""DynamoDB ``BatchGetItem`` reads at most 100 keys per call."""
+DEFAULT_CAMPAIGN_RECORD_TTL_DAYS = 90
+MIN_CAMPAIGN_RECORD_TTL_DAYS = 1
+MAX_CAMPAIGN_RECORD_TTL_DAYS = 3650
+
+# Environment of bulk_email_sender (also SENDER_ADDRESS_ENV, CONFIGURATION_SET_NAME_ENV,
+# SUPPRESSION_TABLE_NAME_ENV, DEAD_LETTER_QUEUE_URL_ENV).
+CONTACT_LIST_NAME_ENV = "CONTACT_LIST_NAME"
+CAMPAIGN_TABLE_NAME_ENV = "CAMPAIGN_TABLE_NAME"
+CAMPAIGN_QUEUE_URL_ENV = "CAMPAIGN_QUEUE_URL"
+"""The queue the sender feeds itself the next page of a campaign through (its own source queue)."""
+SEND_RATE_PER_SECOND_ENV = "SEND_RATE_PER_SECOND"
+"""Messages per second of one execution environment: the pipeline's rate divided by its max concurrency."""
+CONTACTS_PAGE_SIZE_ENV = "CONTACTS_PAGE_SIZE"
+ONE_CLICK_UNSUBSCRIBE_ENV = "ONE_CLICK_UNSUBSCRIBE"
+"""``true``: one SendEmail per recipient with ListManagementOptions (SES adds the RFC 8058 headers);
+``false``: SendBulkEmail, up to 50 recipients a call (SendBulkEmail has no ListManagementOptions)."""
+CAMPAIGN_RECORD_TTL_DAYS_ENV = "CAMPAIGN_RECORD_TTL_DAYS"
+
+# SES tags of campaign messages (they come back in every SES event of the message).
+CAMPAIGN_ID_TAG = "campaign_id"
+CAMPAIGN_TAG_VALUE = "campaign"
+"""The ``event_type`` tag (:data:`EVENT_TYPE_TAG`) of campaign messages."""
+
+# Metrics of bulk_email_sender (one count per destination unless noted).
+METRIC_CAMPAIGN_EMAIL_SENT = "CampaignEmailSent"
+METRIC_CAMPAIGN_RECIPIENT_SUPPRESSED = "CampaignRecipientSuppressed"
+METRIC_CAMPAIGN_ALREADY_HANDLED = "CampaignRecipientAlreadyHandled"
+"""A destination with a result from an earlier delivery of its page: not mailed again."""
+METRIC_CAMPAIGN_SEND_FAILED = "CampaignSendFailed"
+"""A destination SES refused for good (recorded as failed, never retried)."""
+METRIC_CAMPAIGN_SEND_RETRIED = "CampaignSendRetried"
+"""A destination SES did not take this time (throttled, transient): its page is delivered again."""
+METRIC_CAMPAIGN_PAGE_QUEUED = "CampaignPageQueued"
+"""One per next page of a campaign queued (one campaign = one page per CONTACTS_PAGE_SIZE contacts)."""

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
         IncidentAlertPipeline,
         OrderConfirmationPipeline,
         PipelinesDashboard,
+        ShipmentUpdatesPipeline,
     )
     from .processing_queue import ProcessingQueue
     from .queue_consumer_function import QueueConsumerFunction
@@ -45,6 +46,7 @@ _EXPORTS = {
     "ProcessingQueue": ".processing_queue",
     "QueueConsumerFunction": ".queue_consumer_function",
     "SenderIdentity": ".sender_identity",
+    "ShipmentUpdatesPipeline": ".pipelines",
     "SmtpCredentials": ".smtp_credentials",
     "DEFAULT_VPC_ENDPOINT_SERVICES": ".vpc_endpoints",
     "NotificationVpcEndpoints": ".vpc_endpoints",
@@ -68,6 +70,7 @@ __all__ = [
     "ProcessingQueue",
     "QueueConsumerFunction",
     "SenderIdentity",
+    "ShipmentUpdatesPipeline",
     "SmsSettings",
     "SmtpCredentials",
 ]

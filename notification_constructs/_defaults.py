@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import Aws, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from constructs import Construct
+
+from lambda_handlers import contracts
 
 #: SQS: AWS recommends a visibility timeout of at least six times the consuming function's timeout.
 VISIBILITY_TIMEOUT_FACTOR = 6
@@ -23,6 +25,10 @@ DEFAULT_RETENTION = Duration.days(4)
 DEFAULT_RECORD_TTL = Duration.hours(1)
 
 SES_SERVICE_PRINCIPAL = "ses.amazonaws.com"
+
+#: The dimension Powertools ``Metrics`` adds to every EMF metric: ``POWERTOOLS_SERVICE_NAME`` of the function.
+SERVICE_DIMENSION = "service"
+HANDLER_METRIC_PERIOD = Duration.minutes(5)
 
 
 def new_cmk(scope: Construct, id: str, *, description: str, removal_policy: RemovalPolicy) -> kms.Key:
@@ -49,8 +55,57 @@ def source_conditions(scope: Construct, source_arns: list[str]) -> dict[str, obj
     }
 
 
+def topic_source_arn(topic: sns.ITopic, key: kms.IKey) -> str:
+    """The ``aws:SourceArn`` that scopes SNS's use of ``key`` (the key of a queue subscribed to ``topic``).
+
+    ``topic.topic_arn`` itself, unless the topic is encrypted with that same key: a statement naming the
+    topic in the policy of the key the topic depends on is a dependency cycle (key -> topic -> key). Then the
+    ARN is spelled without referencing the topic resource: formatted from its name when the name is given,
+    and, when CloudFormation generates the name, the pattern
+    ``arn:<partition>:sns:<region>:<account>:<stack name>-*``: a generated name is the stack name, the
+    logical id and a random suffix joined by ``-`` ("Name type",
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-name.html). The stack
+    name is ``AWS::StackName`` when key and topic share a stack (right under any deployed name, nested
+    stacks included), else the topic stack's name. Callers keep ``aws:SourceAccount`` beside it.
+    """
+    topic_key = topic.master_key
+    if topic_key is None or (topic_key is not key and topic_key.node.path != key.node.path):
+        return topic.topic_arn
+    stack = Stack.of(topic)
+    cfn = topic.node.default_child
+    # sns.Topic's name is a lazy value that resolves to nothing when CloudFormation is to generate it.
+    name = cfn.topic_name if isinstance(cfn, sns.CfnTopic) else None
+    if name is not None and stack.resolve(name) is not None:
+        return stack.format_arn(service="sns", resource=name)
+    stack_name = Aws.STACK_NAME if Stack.of(key) is stack else stack.stack_name
+    return stack.format_arn(service="sns", resource=f"{stack_name}-*")
+
+
+def handler_metric(
+    metric_name: str,
+    *,
+    service: str,
+    namespace: str = contracts.DEFAULT_METRICS_NAMESPACE,
+    period: Duration | None = None,
+    statistic: str = "Sum",
+    label: str | None = None,
+) -> cloudwatch.Metric:
+    """An EMF metric a handler emits through the shell: ``namespace`` (``POWERTOOLS_METRICS_NAMESPACE``),
+    dimension ``service`` = the function's ``POWERTOOLS_SERVICE_NAME``, as Powertools ``Metrics`` adds it.
+    Default period 5 minutes, statistic Sum (a count per period)."""
+    return cloudwatch.Metric(
+        namespace=namespace,
+        metric_name=metric_name,
+        dimensions_map={SERVICE_DIMENSION: service},
+        period=period or HANDLER_METRIC_PERIOD,
+        statistic=statistic,
+        label=label,
+    )
+
+
 def allow_sns_to_use_key(scope: Construct, key: kms.IKey, topic_arn: str) -> None:
-    """Let SNS encrypt messages it delivers from ``topic_arn`` into a queue encrypted with ``key``."""
+    """Let SNS encrypt messages it delivers from ``topic_arn`` into a queue encrypted with ``key``
+    (``topic_arn`` may be an ``ArnLike`` pattern, see :func:`topic_source_arn`)."""
     key.add_to_resource_policy(
         iam.PolicyStatement(
             principals=[iam.ServicePrincipal("sns.amazonaws.com")],

@@ -22,6 +22,7 @@ from ._defaults import (
     allow_sns_to_use_key,
     at_or_above_alarm,
     new_cmk,
+    topic_source_arn,
 )
 from ._validation import (
     MAX_FILTER_POLICY_COMBINATIONS,
@@ -286,7 +287,9 @@ class ProcessingQueue(sqs.Queue):
         ``sns.ITopic``.
 
         SNS may send to the queue only from that topic (queue policy with ``aws:SourceArn``) and may use
-        the queue's key only for that topic (key policy with ``aws:SourceAccount``/``aws:SourceArn``); that
+        the queue's key only for that topic (key policy with ``aws:SourceAccount``/``aws:SourceArn``; for a
+        topic encrypted with the queue's own key, its ARN spelled without a reference to it, see
+        ``_defaults.topic_source_arn``); that
         is all delivery needs, whatever the topic's own encryption (SNS decrypts it itself). Messages SNS
         cannot deliver go to this construct's DLQ (SNS subscription redrive policy).
 
@@ -335,7 +338,8 @@ class ProcessingQueue(sqs.Queue):
                 conditions={"ArnEquals": {"aws:SourceArn": topic.topic_arn}},
             )
         )
-        allow_sns_to_use_key(self, self.encryption_key, topic.topic_arn)
+        # Of a topic encrypted with this queue's key, an ARN that does not reference the topic (no cycle).
+        allow_sns_to_use_key(self, self.encryption_key, topic_source_arn(topic, self.encryption_key))
         index = len(self.subscriptions)
         # sns.Subscription adds the DLQ's queue policy for SNS (aws:SourceArn = topic) itself.
         subscription = sns.Subscription(

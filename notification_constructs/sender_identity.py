@@ -15,7 +15,7 @@ from constructs import Construct
 from ._defaults import DEFAULT_RECORD_TTL
 from ._validation import Problems, is_token, is_valid_domain, is_valid_email
 
-__all__ = ["ByoDkimKey", "DnsRecord", "SenderIdentity"]
+__all__ = ["ByoDkimKey", "DnsRecord", "SenderIdentity", "grant_send_email"]
 
 DMARC_POLICIES = ("none", "quarantine", "reject")
 _LABEL_RE = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))*$")
@@ -306,34 +306,61 @@ class SenderIdentity(ses.EmailIdentity):
         :param raw: Also grant ``ses:SendRawEmail``, for callers that send ``Content.Raw`` (MIME, e.g. with
             attachments) or use the v1 ``SendRawEmail`` API. Default: False - only ``ses:SendEmail``.
         """
-        stack = Stack.of(self)
-        resources = [self.identity_arn]
-        if configuration_set is not None:
-            name = configuration_set.configuration_set_name
-            resources.append(
-                stack.format_arn(service="ses", resource="configuration-set", resource_name=name)
-            )
-        if from_address is not None and not is_valid_email(from_address):
-            problems = Problems(self)
-            problems.add(f"grant_send_email: from_address {from_address!r} is not a valid e-mail address")
-            problems.raise_if_any()
-        conditions = {"StringEquals": {"ses:FromAddress": from_address}} if from_address else None
-        template_arns = [
-            stack.format_arn(service="ses", resource="template", resource_name=t) for t in templates
-        ]
-        grant = iam.Grant.add_to_principal(
-            grantee=grantee,
-            actions=["ses:SendEmail"],
-            resource_arns=resources + template_arns,
-            conditions=conditions,
+        return grant_send_email(
+            self,
+            grantee,
+            identity_arn=self.identity_arn,
+            configuration_set=configuration_set,
+            from_address=from_address,
+            templates=templates,
+            raw=raw,
         )
-        if raw:
-            grant = grant.combine(
-                iam.Grant.add_to_principal(
-                    grantee=grantee,
-                    actions=["ses:SendRawEmail"],
-                    resource_arns=resources,
-                    conditions=conditions,
-                )
+
+
+def grant_send_email(
+    scope: Construct,
+    grantee: iam.IGrantable,
+    *,
+    identity_arn: str,
+    configuration_set: ses.IConfigurationSet | None = None,
+    from_address: str | None = None,
+    templates: Sequence[str] = (),
+    raw: bool = False,
+) -> iam.Grant:
+    """What :meth:`SenderIdentity.grant_send_email` grants, for any identity given by its ARN (e.g. the
+    ``email_identity_arn`` of ``ses.EmailIdentity.from_email_identity_name(...)``).
+
+    ``ses:SendEmail`` (with ``raw`` also ``ses:SendRawEmail``) on the identity, the configuration set and
+    the templates (ARNs in the account and region of ``scope``'s stack), only with ``ses:FromAddress`` =
+    ``from_address`` when it is given. See :meth:`SenderIdentity.grant_send_email` for the parameters.
+
+    :param scope: The construct an invalid ``from_address`` is reported for (its stack formats the ARNs).
+    :raises NotificationConfigError: when ``from_address`` is not a valid e-mail address.
+    """
+    stack = Stack.of(scope)
+    resources = [identity_arn]
+    if configuration_set is not None:
+        name = configuration_set.configuration_set_name
+        resources.append(stack.format_arn(service="ses", resource="configuration-set", resource_name=name))
+    if from_address is not None and not is_valid_email(from_address):
+        problems = Problems(scope)
+        problems.add(f"grant_send_email: from_address {from_address!r} is not a valid e-mail address")
+        problems.raise_if_any()
+    conditions = {"StringEquals": {"ses:FromAddress": from_address}} if from_address else None
+    template_arns = [stack.format_arn(service="ses", resource="template", resource_name=t) for t in templates]
+    grant = iam.Grant.add_to_principal(
+        grantee=grantee,
+        actions=["ses:SendEmail"],
+        resource_arns=resources + template_arns,
+        conditions=conditions,
+    )
+    if raw:
+        grant = grant.combine(
+            iam.Grant.add_to_principal(
+                grantee=grantee,
+                actions=["ses:SendRawEmail"],
+                resource_arns=resources,
+                conditions=conditions,
             )
-        return grant
+        )
+    return grant

@@ -4,5 +4,13 @@ from .bounce_handling_pipeline import BounceHandlingPipeline
 from .dashboard import PipelinesDashboard
 from .incident_alert_pipeline import IncidentAlertPipeline
 from .order_confirmation_pipeline import OrderConfirmationPipeline
+from .shipment_updates_pipeline import ShipmentUpdatesPipeline, ShipmentUpdateTemplate
 
-__all__ = ["BounceHandlingPipeline", "IncidentAlertPipeline", "OrderConfirmationPipeline", "PipelinesDashboard"]
+__all__ = [
+    "BounceHandlingPipeline",
+    "IncidentAlertPipeline",
+    "OrderConfirmationPipeline",
+    "PipelinesDashboard",
+    "ShipmentUpdateTemplate",
+    "ShipmentUpdatesPipeline",
+]

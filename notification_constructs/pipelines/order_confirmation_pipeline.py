@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from aws_cdk import RemovalPolicy
+from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_backup as backup
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_ses as ses
@@ -14,16 +17,20 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from lambda_handlers import contracts
-from notification_constructs._defaults import new_cmk
+from notification_constructs._defaults import handler_metric, new_cmk
 from notification_constructs._tables import add_to_backup_plan, grant_table, new_table
 from notification_constructs._validation import Problems, is_token
 from notification_constructs.notification_topic import NotificationTopic
 from notification_constructs.order_confirmation_template import OrderConfirmationTemplate
 from notification_constructs.processing_queue import ProcessingQueue
 from notification_constructs.queue_consumer_function import QueueConsumerFunction
-from notification_constructs.sender_identity import SenderIdentity
+from notification_constructs.sender_identity import SenderIdentity, grant_send_email
 
 __all__ = ["OrderConfirmationPipeline"]
+
+#: ``POWERTOOLS_SERVICE_NAME`` of the two functions: the ``service`` dimension of their metrics.
+WRITER_SERVICE = "order_writer"
+SENDER_SERVICE = "order_email_sender"
 
 
 class OrderConfirmationPipeline(Construct):
@@ -42,8 +49,19 @@ class OrderConfirmationPipeline(Construct):
     Least privilege: the sender may call ``ses:SendEmail`` only for the identity, the configuration set
     and the template, and only with ``ses:FromAddress`` = the sender address; table grants are per action.
 
-    Child ids (a public contract): ``OrderEvents``, ``WriterQueue``, ``Writer``, ``OrdersTable``,
-    ``EmailQueue``, ``EmailSender``, ``IdempotencyTable``, ``Template``.
+    Encryption: one customer-managed key (:attr:`encryption_key`) for the topic, the queues and their DLQs,
+    the tables and the log groups the pipeline creates. SNS may use it to deliver only from the topic: the
+    key policy names the topic by an ARN pattern that does not reference it
+    (``arn:<partition>:sns:<region>:<account>:<stack name>-*``, the generated topic name), since the topic
+    itself depends on the key.
+
+    Observability: ``metric_*`` (the handlers' EMF metrics, namespace ``NotificationConstructs``, dimension
+    ``service`` = ``order_writer`` / ``order_email_sender``, so two pipelines in one account and region
+    share them), :attr:`all_alarms` (the queues' and functions' alarms; each stage's are also on
+    ``writer_queue.alarms``, ``writer.alarms``, ``email_queue.alarms``, ``email_sender.alarms``).
+
+    Child ids (a public contract): ``DataKey`` (without ``encryption_key``), ``OrderEvents``, ``WriterQueue``,
+    ``Writer``, ``OrdersTable``, ``EmailQueue``, ``EmailSender``, ``IdempotencyTable``, ``Template``.
     """
 
     def __init__(
@@ -51,7 +69,7 @@ class OrderConfirmationPipeline(Construct):
         scope: Construct,
         id: str,
         *,
-        sender: SenderIdentity,
+        sender: ses.IEmailIdentity,
         configuration_set: ses.IConfigurationSet,
         from_address: str,
         suppression_table: dynamodb.ITable,
@@ -66,12 +84,17 @@ class OrderConfirmationPipeline(Construct):
         encryption_key: kms.IKey | None = None,
         backup_plan: backup.BackupPlan | None = None,
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
+        vpc: ec2.IVpc | None = None,
+        vpc_subnets: ec2.SubnetSelection | None = None,
+        security_groups: Sequence[ec2.ISecurityGroup] | None = None,
     ) -> None:
         """
-        :param sender: The verified identity the confirmation is sent from.
+        :param sender: The verified identity the confirmation is sent from: a :class:`SenderIdentity` or any
+            ``ses.IEmailIdentity`` (e.g. ``ses.EmailIdentity.from_email_identity_name(...)``).
         :param configuration_set: Configuration set used for every send (events, reputation metrics): an
             :class:`EmailConfigurationSet` or any ``ses.IConfigurationSet`` (e.g. imported by name).
-        :param from_address: ``orders@example.com`` or ``Shop <orders@example.com>``; must belong to ``sender``.
+        :param from_address: ``orders@example.com`` or ``Shop <orders@example.com>``; must belong to ``sender``
+            (checked unless the identity's name is only known at deploy time).
         :param suppression_table: The suppression table (``BounceHandlingPipeline.suppression_table``).
         :param template: Default: - an :class:`OrderConfirmationTemplate` with the default content.
         :param use_template: False sends simple content built by the handler. Default: True.
@@ -89,14 +112,18 @@ class OrderConfirmationPipeline(Construct):
         :param orders_table: An existing orders table (partition key ``order_id``, string). Default: - a new one.
         :param idempotency_table: An existing idempotency table (partition key ``id``, string; TTL attribute
             ``expiration``). Default: - a new one.
-        :param encryption_key: Customer-managed key for the data holding e-mail addresses at rest that the
-            pipeline creates: its tables and its functions' log groups. Default: - one new key per pipeline
-            (``DataKey``, rotation on). An imported key's policy cannot be changed here: it must let CloudWatch
-            Logs use it (see ``QueueConsumerFunction``).
+        :param encryption_key: Customer-managed key of what the pipeline creates: topic, queues and DLQs,
+            tables, log groups. Default: - one new key per pipeline (``DataKey``, rotation on). A ``kms.Key``
+            of this app gets the key-policy statements SNS and CloudWatch Logs need. An imported key's policy
+            cannot be changed here: it covers the tables and log groups only (it must let CloudWatch Logs use
+            it, see ``QueueConsumerFunction``) and the topic and queues keep keys of their own.
         :param backup_plan: An AWS Backup plan the tables the pipeline creates are added to (a selection
             named after the pipeline). Default: - none (point-in-time recovery only).
-        :param removal_policy: For the orders table (the idempotency table is always destroyable).
-            Default: RETAIN (with deletion protection).
+        :param removal_policy: For the orders table and the key (the idempotency table is always
+            destroyable). Default: RETAIN (with deletion protection).
+        :param vpc: Place both functions in this VPC (see ``QueueConsumerFunction``). Default: - no VPC.
+        :param vpc_subnets: With ``vpc``. Default: - the VPC's private subnets.
+        :param security_groups: With ``vpc``. Default: - a new security group per function.
         """
         super().__init__(scope, id)
         problems = Problems(self)
@@ -109,17 +136,18 @@ class OrderConfirmationPipeline(Construct):
                 f"from_address {from_address!r} is not a valid e-mail address "
                 "('orders@example.com' or 'Shop <orders@example.com>')",
             )
-            if valid and not is_token(sender.identity_name):
+            identity_name = _identity_name(sender)
+            if valid and not is_token(identity_name):
                 domain = address.split("@")[1].lower()
-                identity = sender.identity_name.lower()
+                identity = identity_name.lower()
                 belongs = (
                     address.lower() == identity
-                    if sender.email_address is not None
+                    if "@" in identity
                     else domain == identity or domain.endswith("." + identity)
                 )
                 problems.check(
                     belongs,
-                    f"from_address {address!r} is not covered by the SES identity {sender.identity_name!r}",
+                    f"from_address {address!r} is not covered by the SES identity {identity_name!r}",
                 )
         problems.check(
             is_token(max_send_concurrency) or 2 <= max_send_concurrency <= 1000,
@@ -128,20 +156,25 @@ class OrderConfirmationPipeline(Construct):
         problems.check(template is None or use_template, "template is given but use_template=False")
         problems.raise_if_any()
 
-        self.topic: sns.ITopic = topic or NotificationTopic(self, "OrderEvents", publishing_services=())
+        self.encryption_key: kms.IKey = encryption_key or new_cmk(
+            self,
+            "DataKey",
+            description=f"Encrypts the topic, queues, tables and log groups of {self.node.path}",
+            removal_policy=removal_policy,
+        )
+        # Only a key of this app can take the statements SNS needs (imported: topic and queues keep own keys).
+        shared_key = self.encryption_key if isinstance(self.encryption_key, kms.Key) else None
+        network: dict[str, Any] = {"vpc": vpc, "vpc_subnets": vpc_subnets, "security_groups": security_groups}
+
+        self.topic: sns.ITopic = topic or NotificationTopic(
+            self, "OrderEvents", publishing_services=(), encryption_key=shared_key
+        )
         order_placed = sns.SubscriptionFilter.string_filter(allowlist=[contracts.ORDER_PLACED_EVENT_TYPE])
         event_type = contracts.EVENT_TYPE_ATTRIBUTE
         filters: dict[str, Any] = (
             {"message_body_filter": {event_type: sns.FilterOrPolicy.filter(order_placed)}}
             if filter_on_message_body
             else {"filter_policy": {event_type: order_placed}}
-        )
-
-        self.encryption_key: kms.IKey = encryption_key or new_cmk(
-            self,
-            "DataKey",
-            description=f"Encrypts the tables and log groups of {self.node.path} (e-mail addresses)",
-            removal_policy=removal_policy,
         )
 
         # (a) persist the order
@@ -152,7 +185,9 @@ class OrderConfirmationPipeline(Construct):
             removal_policy=removal_policy,
             encryption_key=self.encryption_key,
         )
-        self.writer_queue = ProcessingQueue(self, "WriterQueue", alarm_topic=alarm_topic)
+        self.writer_queue = ProcessingQueue(
+            self, "WriterQueue", alarm_topic=alarm_topic, encryption_key=shared_key
+        )
         self.writer_queue.subscribe_to(self.topic, **filters)
         self.writer = QueueConsumerFunction(
             self,
@@ -162,8 +197,9 @@ class OrderConfirmationPipeline(Construct):
             encryption_key=self.encryption_key,
             description="Persists order-placed events (conditional write, redelivery is a no-op).",
             environment={contracts.ORDERS_TABLE_NAME_ENV: self.orders_table.table_name},
-            service_name="order_writer",
+            service_name=WRITER_SERVICE,
             alarm_topic=alarm_topic,
+            **network,
         )
         grant_table(self.orders_table, self.writer.function, "dynamodb:PutItem")
 
@@ -177,7 +213,9 @@ class OrderConfirmationPipeline(Construct):
             removal_policy=RemovalPolicy.DESTROY,
             encryption_key=self.encryption_key,
         )
-        self.email_queue = ProcessingQueue(self, "EmailQueue", alarm_topic=alarm_topic)
+        self.email_queue = ProcessingQueue(
+            self, "EmailQueue", alarm_topic=alarm_topic, encryption_key=shared_key
+        )
         self.email_queue.subscribe_to(self.topic, **filters)
         environment = {
             contracts.SENDER_ADDRESS_ENV: from_address,
@@ -195,9 +233,10 @@ class OrderConfirmationPipeline(Construct):
             encryption_key=self.encryption_key,
             description="Sends one order confirmation per order through SES.",
             environment=environment,
-            service_name="order_email_sender",
+            service_name=SENDER_SERVICE,
             max_concurrency=max_send_concurrency,
             alarm_topic=alarm_topic,
+            **network,
         )
         function = self.email_sender.function
         grant_table(suppression_table, function, "dynamodb:GetItem")
@@ -215,13 +254,111 @@ class OrderConfirmationPipeline(Construct):
             if given is None
         ]
         add_to_backup_plan(backup_plan, f"{id}Tables", created)
-        sender.grant_send_email(
+        grant_send_email(
+            self,
             function,
+            # A SenderIdentity's ARN is formatted from its name (readable policies); any other identity's
+            # is its email_identity_arn.
+            identity_arn=sender.identity_arn
+            if isinstance(sender, SenderIdentity)
+            else sender.email_identity_arn,
             configuration_set=configuration_set,
             from_address=address,
             templates=[self.template.template_name] if self.template is not None else (),
         )
+        #: Every alarm the pipeline creates: the writer queue's, the writer's, the e-mail queue's and the
+        #: sender's (DLQ depth, oldest message age, errors, throttles), in that order.
+        self.all_alarms: list[cloudwatch.Alarm] = [
+            *self.writer_queue.alarms,
+            *self.writer.alarms,
+            *self.email_queue.alarms,
+            *self.email_sender.alarms,
+        ]
 
     def grant_publish(self, grantee: iam.IGrantable) -> iam.Grant:
         """Let the producing app publish order events: ``sns:Publish`` plus the topic key's KMS actions."""
         return self.topic.grant_publish(grantee)
+
+    # --- metrics: the handlers' EMF counts (namespace NotificationConstructs, dimension service) --------
+
+    def metric_orders_stored(
+        self, *, period: Duration | None = None, statistic: str = "Sum", label: str | None = None
+    ) -> cloudwatch.Metric:
+        """Orders the writer stored (``OrderStored``; a redelivered order counts as ``DuplicateOrder``).
+
+        :param period: Default: 5 minutes.
+        :param statistic: Default: Sum (a count per period).
+        """
+        return handler_metric(
+            contracts.METRIC_ORDER_STORED,
+            service=WRITER_SERVICE,
+            period=period,
+            statistic=statistic,
+            label=label,
+        )
+
+    def metric_confirmations_sent(
+        self, *, period: Duration | None = None, statistic: str = "Sum", label: str | None = None
+    ) -> cloudwatch.Metric:
+        """Confirmations SES accepted (``ConfirmationSent``). Period 5 minutes, statistic Sum by default."""
+        return handler_metric(
+            contracts.METRIC_EMAIL_SENT,
+            service=SENDER_SERVICE,
+            period=period,
+            statistic=statistic,
+            label=label,
+        )
+
+    def metric_recipients_suppressed(
+        self, *, period: Duration | None = None, statistic: str = "Sum", label: str | None = None
+    ) -> cloudwatch.Metric:
+        """Confirmations skipped because the recipient is on the suppression table
+        (``RecipientSuppressed``). Period 5 minutes, statistic Sum by default."""
+        return handler_metric(
+            contracts.METRIC_RECIPIENT_SUPPRESSED,
+            service=SENDER_SERVICE,
+            period=period,
+            statistic=statistic,
+            label=label,
+        )
+
+    def metric_duplicates_skipped(
+        self, *, period: Duration | None = None, statistic: str = "Sum", label: str | None = None
+    ) -> cloudwatch.Metric:
+        """Redelivered orders the sender did not mail again (``DuplicateSkipped``, the idempotency table).
+        Period 5 minutes, statistic Sum by default."""
+        return handler_metric(
+            contracts.METRIC_DUPLICATE_SKIPPED,
+            service=SENDER_SERVICE,
+            period=period,
+            statistic=statistic,
+            label=label,
+        )
+
+    def metric_dead_lettered(
+        self, *, period: Duration | None = None, label: str | None = None
+    ) -> cloudwatch.MathExpression:
+        """Records either handler parked in its DLQ as permanently invalid (``DeadLettered`` of
+        ``order_writer`` + ``order_email_sender``, each counted as 0 when it emitted none), per period
+        (default 5 minutes). Messages SQS moved after ``max_receive_count`` receives show in the queues'
+        ``metric_dead_letter_queue_depth()`` instead."""
+        period = period or Duration.minutes(5)
+        return cloudwatch.MathExpression(
+            expression="FILL(writer, 0) + FILL(sender, 0)",
+            using_metrics={
+                "writer": handler_metric(
+                    contracts.METRIC_DEAD_LETTERED, service=WRITER_SERVICE, period=period
+                ),
+                "sender": handler_metric(
+                    contracts.METRIC_DEAD_LETTERED, service=SENDER_SERVICE, period=period
+                ),
+            },
+            label=label or "Dead-lettered by the handlers",
+            period=period,
+        )
+
+
+def _identity_name(identity: ses.IEmailIdentity) -> str:
+    """The domain or address of the identity: a SenderIdentity's as given, else ``email_identity_name``
+    (the name itself for an imported identity, a reference - a token - for one created in the app)."""
+    return identity.identity_name if isinstance(identity, SenderIdentity) else identity.email_identity_name

@@ -7,6 +7,7 @@ from aws_cdk.assertions import Match, Template
 
 from notification_constructs import BounceHandlingPipeline, EmailConfigurationSet, NotificationConfigError
 from tests.unit.pipeline_stack import actions_on, build, statements_of
+from tests.unit.test_order_confirmation_pipeline import render, sns_key_statements
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +39,7 @@ def test_configuration_set_publishes_to_the_pipeline_topic(template: Template) -
 
 def test_ses_may_use_the_events_topic_key(template: Template) -> None:
     key = next(
-        v for k, v in template.find_resources("AWS::KMS::Key").items() if k.startswith("BouncesSesEventsKey")
+        v for k, v in template.find_resources("AWS::KMS::Key").items() if k.startswith("BouncesDataKey")
     )
     ses_statements = [
         s
@@ -110,9 +111,7 @@ def test_queue_and_handler_alarms_notify_support(template: Template) -> None:
 
 def test_alert_topic_lets_cloudwatch_publish_and_mails_support(template: Template) -> None:
     key = next(
-        v
-        for k, v in template.find_resources("AWS::KMS::Key").items()
-        if k.startswith("BouncesSupportAlertsKey")
+        v for k, v in template.find_resources("AWS::KMS::Key").items() if k.startswith("BouncesDataKey")
     )
     principals = [s["Principal"] for s in key["Properties"]["KeyPolicy"]["Statement"]]
     assert {"Service": "cloudwatch.amazonaws.com"} in principals
@@ -222,7 +221,7 @@ def test_ses_may_publish_only_for_the_configuration_set(template: Template) -> N
     documents = [
         v["Properties"]["KeyPolicy"]
         for k, v in template.find_resources("AWS::KMS::Key").items()
-        if k.startswith("BouncesSesEventsKey")
+        if k.startswith("BouncesDataKey")
     ] + [
         v["Properties"]["PolicyDocument"]
         for k, v in template.find_resources("AWS::SNS::TopicPolicy").items()
@@ -238,3 +237,34 @@ def test_ses_may_publish_only_for_the_configuration_set(template: Template) -> N
     for statement in ses_statements:
         assert ":configuration-set/" in str(statement["Condition"])
         assert "':*'" not in str(statement["Condition"])
+
+
+def test_one_key_encrypts_topics_queues_tables_and_logs_and_sns_is_scoped_to_this_stack(
+    template: Template,
+) -> None:
+    # GIVEN the pipeline with its own key (and an alert e-mail, so an alert-delivery DLQ)
+    used = [
+        render(resource["Properties"][prop])
+        for type_, prop in (
+            ("AWS::SNS::Topic", "KmsMasterKeyId"),
+            ("AWS::SQS::Queue", "KmsMasterKeyId"),
+            ("AWS::Logs::LogGroup", "KmsKeyId"),
+        )
+        for logical_id, resource in template.find_resources(type_).items()
+        if logical_id.startswith("Bounces")
+    ]
+    # THEN both topics, the queue, its DLQ, the alert-delivery DLQ and the log group use DataKey, the only key
+    assert len(used) == 2 + 3 + 1
+    assert all(u.startswith("${BouncesDataKey") for u in used), used
+    assert [k for k in template.find_resources("AWS::KMS::Key") if k.startswith("Bounces")] == [
+        next(k for k in template.find_resources("AWS::KMS::Key") if k.startswith("BouncesDataKey"))
+    ]
+    # AND SNS may use it only for topics of this stack in this account (a pattern, no reference to a topic:
+    # the topics depend on the key)
+    statements = sns_key_statements(template, "BouncesDataKey")
+    assert statements
+    for statement in statements:
+        assert statement["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+        assert render(statement["Condition"]["ArnLike"]["aws:SourceArn"]) == (
+            "arn:${AWS::Partition}:sns:${AWS::Region}:${AWS::AccountId}:${AWS::StackName}-*"
+        )

@@ -1,16 +1,24 @@
 """OrderConfirmationPipeline wiring: fan-out by filter policy, redrive, partial batches, scoped grants."""
 
+import fnmatch
 import re
+from typing import Any
 
 import pytest
 from aws_cdk import App, Stack
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_sns as sns
 from aws_cdk.assertions import Match, Template
 
 from notification_constructs import (
     EmailConfigurationSet,
     NotificationConfigError,
+    NotificationTopic,
     OrderConfirmationPipeline,
     OrderConfirmationTemplate,
+    ProcessingQueue,
     SenderIdentity,
 )
 from notification_constructs import (
@@ -159,7 +167,7 @@ def test_grant_publish_gives_the_app_publish_and_the_key(built: tuple[Pipeline, 
     _, template = built
     statements = statements_of(template, "ShopApp")
     assert actions_on(statements, "{'Ref': 'OrdersOrderEvents") == {"sns:Publish"}
-    assert actions_on(statements, "OrdersOrderEventsKey") == {"kms:GenerateDataKey", "kms:Decrypt"}
+    assert actions_on(statements, "OrdersDataKey") == {"kms:GenerateDataKey", "kms:Decrypt"}
 
 
 def test_message_body_filtering() -> None:
@@ -213,3 +221,152 @@ def test_fails_if_the_template_uses_data_the_sender_does_not_send() -> None:
     stack = Stack(App(), "Tpl")
     with pytest.raises(NotificationConfigError, match=r"text uses \['coupon_code'\]"):
         OrderConfirmationTemplate(stack, "Template", text="Hi {{customer_name}}, use {{coupon_code}}")
+
+
+# --- one key per pipeline ------------------------------------------------------------------------------
+
+
+#: Pseudo parameters of a deployment of the "Pipelines" stack.
+DEPLOYED = {
+    "AWS::Partition": "aws",
+    "AWS::Region": "eu-west-1",
+    "AWS::AccountId": "111111111111",
+    "AWS::StackName": "Pipelines",
+}
+
+
+def render(value: Any) -> str:
+    """A CloudFormation string value as text: ``Fn::Join`` joined, a ``Ref`` written ``${Name}``."""
+    if isinstance(value, str):
+        return value
+    if "Ref" in value:
+        return "${" + value["Ref"] + "}"
+    if "Fn::GetAtt" in value:
+        return "${" + ".".join(value["Fn::GetAtt"]) + "}"
+    separator, parts = value["Fn::Join"]
+    return str(separator).join(render(p) for p in parts)
+
+
+def sns_key_statements(template: Template, key_prefix: str) -> list[dict[str, Any]]:
+    [key] = [v for k, v in template.find_resources("AWS::KMS::Key").items() if k.startswith(key_prefix)]
+    return [
+        s
+        for s in key["Properties"]["KeyPolicy"]["Statement"]
+        if s.get("Principal") == {"Service": "sns.amazonaws.com"}
+    ]
+
+
+def test_synthesis_rejects_a_key_policy_naming_a_topic_on_that_key() -> None:
+    # GIVEN the naive wiring: a topic on a key whose policy names the topic's ARN
+    stack = Stack(App(), "Naive")
+    key = kms.Key(stack, "Key")
+    topic = sns.Topic(stack, "Topic", master_key=key)
+    key.add_to_resource_policy(
+        iam.PolicyStatement(
+            principals=[iam.ServicePrincipal("sns.amazonaws.com")],
+            actions=["kms:Decrypt"],
+            resources=["*"],
+            conditions={"ArnEquals": {"aws:SourceArn": topic.topic_arn}},
+        )
+    )
+    # THEN synthesis refuses the template (so a template that synthesizes has no such cycle)
+    with pytest.raises(RuntimeError, match=r"dependency cycle: Key\w* -> Topic\w* -> Key"):
+        Template.from_stack(stack)
+
+
+def test_one_key_encrypts_topic_queues_tables_and_logs_without_a_dependency_cycle(
+    built: tuple[Pipeline, Template],
+) -> None:
+    # GIVEN the pipeline with its own key
+    orders, template = built
+
+    # THEN the topic, both queues and both DLQs, both tables and both log groups use DataKey ...
+    def key_of(type_: str, prefix: str, *path: str) -> list[str]:
+        found = []
+        for logical_id, resource in template.find_resources(type_).items():
+            if logical_id.startswith(prefix):
+                value = resource["Properties"]
+                for step in path:
+                    value = value[step]
+                found.append(render(value))
+        return found
+
+    used = [
+        *key_of("AWS::SNS::Topic", "OrdersOrderEvents", "KmsMasterKeyId"),
+        *key_of("AWS::SQS::Queue", "Orders", "KmsMasterKeyId"),
+        *key_of("AWS::DynamoDB::Table", "Orders", "SSESpecification", "KMSMasterKeyId"),
+        *key_of("AWS::Logs::LogGroup", "Orders", "KmsKeyId"),
+    ]
+    assert len(used) == 1 + 4 + 2 + 2
+    assert all(u.startswith("${OrdersDataKey") for u in used), used
+    # ... and the pipeline has no other key
+    assert [k for k in template.find_resources("AWS::KMS::Key") if k.startswith("Orders")] == [
+        Stack.of(orders).resolve(Stack.of(orders).get_logical_id(orders.encryption_key.node.default_child))  # type: ignore[arg-type]
+    ]
+    # AND it synthesized: no key -> topic -> key cycle (Template.from_stack rejects one, see above)
+
+
+def test_sns_may_use_the_key_only_for_this_stacks_topics_of_this_account(
+    built: tuple[Pipeline, Template],
+) -> None:
+    orders, template = built
+    # GIVEN the key-policy statements for SNS (one per subscribed queue; CDK merges identical ones)
+    statements = sns_key_statements(template, "OrdersDataKey")
+    assert statements
+    for statement in statements:
+        condition = statement["Condition"]
+        # THEN the account is pinned, and the source is a topic of this stack by name pattern, not the
+        # topic's own ARN (a reference to it would close the cycle)
+        assert condition["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+        pattern = render(condition["ArnLike"]["aws:SourceArn"])
+        assert pattern == "arn:${AWS::Partition}:sns:${AWS::Region}:${AWS::AccountId}:${AWS::StackName}-*"
+        # AND a name CloudFormation generates for the topic (stack-logicalId-suffix) matches it
+        logical_id = Stack.of(orders).resolve(
+            Stack.of(orders).get_logical_id(orders.topic.node.default_child)
+        )  # type: ignore[arg-type]
+        concrete = re.sub(r"\$\{([^}]+)\}", lambda m: DEPLOYED[m.group(1)], pattern)
+        generated = f"arn:aws:sns:eu-west-1:111111111111:Pipelines-{logical_id}-1A2B3C4D5E6F"
+        assert fnmatch.fnmatchcase(generated, concrete)
+        assert not fnmatch.fnmatchcase("arn:aws:sns:eu-west-1:111111111111:OtherStack-Topic-1A2B", concrete)
+        assert not fnmatch.fnmatchcase(generated.replace("111111111111", "222222222222"), concrete)
+
+
+def test_a_named_topic_on_the_key_is_named_exactly_and_an_imported_key_leaves_topic_and_queues_their_own() -> (
+    None
+):
+    # GIVEN a pipeline whose key is imported
+    stack = Stack(App(), "ImportedKey", env={"account": "111111111111", "region": "eu-west-1"})
+    key = kms.Key.from_key_arn(
+        stack, "Key", "arn:aws:kms:eu-west-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    )
+    OrderConfirmationPipeline(
+        stack,
+        "Orders",
+        sender=SenderIdentity(stack, "Sender", domain="example.com"),
+        configuration_set=EmailConfigurationSet(stack, "Config"),
+        from_address="orders@example.com",
+        suppression_table=dynamodb.Table.from_table_name(stack, "Suppression", "suppression"),
+        encryption_key=key,
+        use_template=False,
+    )
+    template = Template.from_stack(stack)
+    # THEN the topic and the queues keep keys of their own (an imported key's policy cannot let SNS in) ...
+    own = {k.rstrip("0123456789ABCDEF") for k in template.find_resources("AWS::KMS::Key")}
+    assert own == {"OrdersOrderEventsKey", "OrdersWriterQueueKey", "OrdersEmailQueueKey"}
+    # ... whose SNS statements name the topic itself
+    for prefix in ("OrdersWriterQueueKey", "OrdersEmailQueueKey"):
+        [statement] = sns_key_statements(template, prefix)
+        assert render(statement["Condition"]["ArnLike"]["aws:SourceArn"]).startswith("${OrdersOrderEvents")
+
+    # GIVEN a queue on the key of a topic with a given name   THEN SNS is scoped to exactly that ARN
+    stack = Stack(App(), "Named")
+    shared = kms.Key(stack, "Shared")
+    topic = NotificationTopic(
+        stack, "Topic", topic_name="order-events", encryption_key=shared, publishing_services=()
+    )
+    ProcessingQueue(stack, "Queue", encryption_key=shared).subscribe_to(topic)
+    template = Template.from_stack(stack)
+    [statement] = sns_key_statements(template, "Shared")
+    assert render(statement["Condition"]["ArnLike"]["aws:SourceArn"]) == (
+        "arn:${AWS::Partition}:sns:${AWS::Region}:${AWS::AccountId}:order-events"
+    )
