@@ -244,7 +244,7 @@ def parse_alarm_notification(message: Mapping[str, Any]) -> AlarmNotification:
     if _SURROGATES.search(name) or _CONTROL_CHARACTERS.search(name):
         raise SchemaError("AlarmName: must not contain control characters or lone surrogates")
     raw_state = message.get("NewStateValue")
-    if raw_state not in {state.value for state in AlarmState}:
+    if not isinstance(raw_state, str) or raw_state not in {state.value for state in AlarmState}:
         raise SchemaError("NewStateValue: must be ALARM, OK or INSUFFICIENT_DATA")
     state = AlarmState(raw_state)
     changed_at = _timestamp(message.get("StateChangeTime"), "StateChangeTime")
