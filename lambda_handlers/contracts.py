@@ -377,3 +377,48 @@ METRIC_CAMPAIGN_SEND_RETRIED = "CampaignSendRetried"
 """A destination SES did not take this time (throttled, transient): its page is delivered again."""
 METRIC_CAMPAIGN_PAGE_QUEUED = "CampaignPageQueued"
 """One per next page of a campaign queued (one campaign = one page per CONTACTS_PAGE_SIZE contacts)."""
+
+
+# --- Inbound replies (InboundReplies, lambda_handlers.reply_classifier) -------------------------------
+# Environment of reply_classifier (also DEAD_LETTER_QUEUE_URL_ENV).
+INBOUND_BUCKET_NAME_ENV = "INBOUND_BUCKET_NAME"
+"""The only bucket the classifier reads raw mail from (a notification naming another one is refused)."""
+FORWARD_FROM_ADDRESS_ENV = "FORWARD_FROM_ADDRESS"
+"""The verified sending identity forwarded replies are sent from (``From``); the sender goes to ``Reply-To``."""
+FORWARD_TO_ADDRESS_ENV = "FORWARD_TO_ADDRESS"
+FORWARD_QUEUE_URL_ENV = "FORWARD_QUEUE_URL"
+MAX_INBOUND_MESSAGE_BYTES_ENV = "MAX_INBOUND_MESSAGE_BYTES"
+
+INBOUND_OBJECT_PREFIX = "inbound/"
+"""Key prefix of the raw mail SES stores (the S3 action's ``ObjectKeyPrefix``); the key is then SES's message id."""
+DEFAULT_MAX_INBOUND_MESSAGE_BYTES = 10 * 1024 * 1024
+MIN_INBOUND_MESSAGE_BYTES = 1024
+MAX_INBOUND_MESSAGE_BYTES = 40 * 1024 * 1024
+"""SES stores mail of up to 40 MB with the S3 action; SESv2 ``SendEmail`` takes raw messages of up to 40 MB."""
+
+# The message a human reply puts on the forward queue, schema v1 (no body: bucket and key point at it).
+REPLY_RECEIVED_EVENT_TYPE = "reply.received"
+REPLY_SCHEMA_VERSION = "1.0"
+REPLY_MESSAGE_KEYS = (
+    "event_type",
+    "schema_version",
+    "bucket",
+    "key",
+    "ses_message_id",
+    "from",
+    "reply_to",
+    "subject",
+    "message_id",
+    "in_reply_to",
+    "received_at",
+)
+
+# Metrics of reply_classifier.
+METRIC_REPLY_FORWARDED_BY_EMAIL = "ReplyForwardedByEmail"
+METRIC_REPLY_FORWARDED_TO_QUEUE = "ReplyForwardedToQueue"
+METRIC_AUTO_RESPONSE_RECEIVED = "AutoResponseReceived"
+"""Out-of-office and other automatic replies: recorded, never forwarded."""
+METRIC_INBOUND_BOUNCE_RECEIVED = "InboundBounceReceived"
+"""Delivery reports (``Return-Path: <>``, MAILER-DAEMON, ``multipart/report``) that reached the reply address."""
+METRIC_INBOUND_NOTIFICATION_IGNORED = "InboundNotificationIgnored"
+"""SES notifications that announce no stored mail (not ``Received``, or not an S3 action)."""

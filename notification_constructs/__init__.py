@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from .order_confirmation_template import OrderConfirmationTemplate
     from .pipelines import (
         BounceHandlingPipeline,
+        BulkEmailSender,
         IncidentAlertPipeline,
         OrderConfirmationPipeline,
         PipelinesDashboard,
@@ -27,11 +28,15 @@ if TYPE_CHECKING:
     from .sender_identity import ByoDkimKey, DnsRecord, SenderIdentity
     from .sms_settings import SmsSettings
     from .smtp_credentials import SmtpCredentials
+    from .subscription_management import ContactListTopic, SubscriptionManagement
     from .vpc_endpoints import DEFAULT_VPC_ENDPOINT_SERVICES, NotificationVpcEndpoints
 
 _EXPORTS = {
     "DEFAULT_EVENT_TYPES": ".email_configuration_set",
     "BounceHandlingPipeline": ".pipelines",
+    "BulkEmailSender": ".pipelines",
+    "ContactListTopic": ".subscription_management",
+    "SubscriptionManagement": ".subscription_management",
     "ByoDkimKey": ".sender_identity",
     "DnsRecord": ".sender_identity",
     "EmailConfigurationSet": ".email_configuration_set",
@@ -56,7 +61,9 @@ __all__ = [
     "DEFAULT_EVENT_TYPES",
     "DEFAULT_VPC_ENDPOINT_SERVICES",
     "BounceHandlingPipeline",
+    "BulkEmailSender",
     "ByoDkimKey",
+    "ContactListTopic",
     "DnsRecord",
     "EmailConfigurationSet",
     "FanOutTopic",
@@ -73,6 +80,7 @@ __all__ = [
     "ShipmentUpdatesPipeline",
     "SmsSettings",
     "SmtpCredentials",
+    "SubscriptionManagement",
 ]
 
 

@@ -1,6 +1,7 @@
 """Composed pipelines built from the building blocks."""
 
 from .bounce_handling_pipeline import BounceHandlingPipeline
+from .bulk_email_sender import BulkEmailSender
 from .dashboard import PipelinesDashboard
 from .incident_alert_pipeline import IncidentAlertPipeline
 from .order_confirmation_pipeline import OrderConfirmationPipeline
@@ -8,6 +9,7 @@ from .shipment_updates_pipeline import ShipmentUpdatesPipeline, ShipmentUpdateTe
 
 __all__ = [
     "BounceHandlingPipeline",
+    "BulkEmailSender",
     "IncidentAlertPipeline",
     "OrderConfirmationPipeline",
     "PipelinesDashboard",
