@@ -1,9 +1,18 @@
-"""Example CDK app: a sender identity, a configuration set and both pipelines, checked by cdk-nag.
+"""Example CDK app: a sender identity, a configuration set, the order, bounce and incident pipelines,
+checked by cdk-nag.
 
 Configure with CDK context (all optional)::
 
     npx cdk synth -c domain=shop.example.com -c hosted_zone_id=Z123 -c hosted_zone_name=example.com \\
-        -c sender_address="Shop <orders@shop.example.com>" -c alert_email=oncall@example.com
+        -c sender_address="Shop <orders@shop.example.com>" -c alert_email=oncall@example.com \\
+        -c on_call_phone_numbers=+15555550100 -c on_call_emails=oncall@example.com \\
+        -c stakeholder_emails=stakeholders@example.com,cto@example.com
+
+``on_call_phone_numbers``, ``on_call_emails`` and ``stakeholder_emails`` are comma-separated (defaults:
+``DEFAULTS``; an empty value for the first two pages nobody by that channel). The order e-mail DLQ depth
+alarm (critical: SMS and e-mail) and the bounce-rate alarm (high: e-mail) open incidents; their OK resolves
+them and mails the stakeholders the incident report from ``incident_sender_address``
+(default ``incidents@<domain>``).
 
 Without ``hosted_zone_id`` the DNS records to publish are stack outputs. ``account``/``region`` pin the
 environment (default: the CLI's current credentials, or env-agnostic).
@@ -13,7 +22,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,16 +36,22 @@ from constructs import Construct
 from notification_constructs import (
     BounceHandlingPipeline,
     EmailConfigurationSet,
+    IncidentAlertPipeline,
     OrderConfirmationPipeline,
     PipelinesDashboard,
     SenderIdentity,
 )
 
-DEFAULTS: dict[str, str] = {"domain": "example.com"}
+DEFAULTS: dict[str, str] = {
+    "domain": "example.com",
+    "on_call_phone_numbers": "+15555550100",
+    "on_call_emails": "oncall@example.com",
+    "stakeholder_emails": "stakeholders@example.com",
+}
 
 
 class OrderNotificationsStack(Stack):
-    """Identity + configuration set + bounce handling + order confirmation + dashboard."""
+    """Identity + configuration set + bounce handling + order confirmation + dashboard + incident alerts."""
 
     def __init__(
         self,
@@ -48,6 +63,10 @@ class OrderNotificationsStack(Stack):
         hosted_zone_id: str | None = None,
         hosted_zone_name: str | None = None,
         alert_email: str | None = None,
+        incident_sender_address: str | None = None,
+        stakeholder_emails: Sequence[str] = (DEFAULTS["stakeholder_emails"],),
+        on_call_phone_numbers: Sequence[str] = (DEFAULTS["on_call_phone_numbers"],),
+        on_call_emails: Sequence[str] = (DEFAULTS["on_call_emails"],),
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, id, **kwargs)
@@ -75,8 +94,27 @@ class OrderNotificationsStack(Stack):
             alarm_topic=bounces.alert_topic,
         )
         PipelinesDashboard(self, "Dashboard", order_pipeline=orders, bounce_pipeline=bounces)
+        # Undeliverable order confirmations page on-call at once (critical: SMS and e-mail); a bounce rate
+        # SES reviews accounts for is urgent but not a wake-up call (high: e-mail).
+        email_dlq_alarm = orders.email_queue.dlq_depth_alarm
+        incidents = IncidentAlertPipeline(
+            self,
+            "IncidentAlerts",
+            sender=sender,
+            configuration_set=configuration_set,
+            from_address=incident_sender_address or f"incidents@{domain}",
+            stakeholder_emails=stakeholder_emails,
+            on_call_phone_numbers=on_call_phone_numbers,
+            on_call_emails=on_call_emails,
+            alarm_severities={email_dlq_alarm.alarm_name: "critical"},
+            alarm_topic=bounces.alert_topic,
+        )
+        for alarm in (email_dlq_alarm, bounces.bounce_rate_alarm):
+            alarm.add_alarm_action(incidents.alarm_action)  # ALARM opens (or repeats) its incident
+            alarm.add_ok_action(incidents.alarm_action)  # OK resolves it, and the report is mailed
         self.orders = orders
         self.bounces = bounces
+        self.incidents = incidents
         # What a producer, an operator or the e2e scenario (notification_constructs.testing.scenario) needs.
         for output_id, value in {
             "OrderEventsTopicArn": orders.topic.topic_arn,
@@ -91,6 +129,16 @@ class OrderNotificationsStack(Stack):
             "AlertTopicArn": bounces.alert_topic.topic_arn,
             "ConfigurationSetName": configuration_set.configuration_set_name,
             "SenderAddress": sender_address,
+            # The incident scenario (notification_constructs.testing.incident_scenario).
+            "IncidentsTopicArn": incidents.topic.topic_arn,
+            "IncidentsTableName": incidents.incidents_table.table_name,
+            "IncidentDeadLetterQueueUrl": incidents.queue.dead_letter_queue.queue_url,
+            "AcknowledgementDeadlineQueueUrl": incidents.deadline_queue.queue_url,
+            "OnCallTopicArn": incidents.on_call_topic.topic_arn,
+            "CriticalAlarmName": email_dlq_alarm.alarm_name,
+            "StakeholderEmails": ",".join(stakeholder_emails),
+            "OnCallPhoneNumbers": ",".join(on_call_phone_numbers) or "-",
+            "OnCallEmails": ",".join(on_call_emails) or "-",
         }.items():
             CfnOutput(self, output_id, value=value)
 
@@ -101,6 +149,12 @@ def build_app(context: Mapping[str, str] | None = None, *, outdir: str | None = 
     def ctx(key: str) -> str | None:
         value = app.node.try_get_context(key)
         return str(value) if value not in (None, "") else DEFAULTS.get(key)
+
+    def ctx_list(key: str) -> list[str]:
+        """A comma-separated key; given but empty (``-c on_call_emails=``) is no one."""
+        value = app.node.try_get_context(key)
+        text = DEFAULTS[key] if value is None else str(value)
+        return [part.strip() for part in text.split(",") if part.strip()]
 
     domain = ctx("domain") or DEFAULTS["domain"]
     account = ctx("account") or os.environ.get("CDK_DEFAULT_ACCOUNT")
@@ -113,8 +167,14 @@ def build_app(context: Mapping[str, str] | None = None, *, outdir: str | None = 
         hosted_zone_id=ctx("hosted_zone_id"),
         hosted_zone_name=ctx("hosted_zone_name"),
         alert_email=ctx("alert_email"),
+        incident_sender_address=ctx("incident_sender_address"),
+        stakeholder_emails=ctx_list("stakeholder_emails"),
+        on_call_phone_numbers=ctx_list("on_call_phone_numbers"),
+        on_call_emails=ctx_list("on_call_emails"),
         env=Environment(account=account, region=region) if account and region else None,
-        description="notification-constructs example: order confirmation and bounce/complaint handling",
+        description=(
+            "notification-constructs example: order confirmation, bounce/complaint handling, incident alerts"
+        ),
     )
     Validations.of(app).add_plugins(AwsSolutionsChecks(app), ServerlessChecks(app))
     return app

@@ -6,7 +6,10 @@
 3. runs the end-to-end scenario (``notification_constructs.testing.scenario``): orders to each SES mailbox
    simulator address, a malformed event, a redelivered duplicate, a reused order id and an order to a
    suppressed address;
-4. prints what happened and whether every expectation held; exits 0 only if all did; stops the sandbox.
+4. runs the incident scenario (``notification_constructs.testing.incident_scenario``): the order e-mail
+   DLQ alarm to ALARM (CloudWatch ``SetAlarmState``), on-call paged by SMS and e-mail, a repeat that pages
+   nobody, an acknowledgement, a malformed incident event, the alarm OK and the stakeholder report;
+5. prints what happened and whether every expectation held; exits 0 only if all did; stops the sandbox.
 """
 
 from __future__ import annotations
@@ -18,7 +21,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
-from notification_constructs.testing import OrderPipelinesScenario, Sandbox, SandboxError
+from notification_constructs.testing import (
+    IncidentAlertsScenario,
+    OrderPipelinesScenario,
+    Sandbox,
+    SandboxError,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 STACK = "OrderNotifications"
@@ -52,20 +60,27 @@ def main(argv: list[str] | None = None) -> int:
                 sandbox, outputs, timeout=args.timeout, progress=lambda m: step("  " + m)
             )
             report = scenario.run()
+            step("running the incident scenario")
+            incidents = IncidentAlertsScenario(
+                sandbox, outputs, timeout=args.timeout, progress=lambda m: step("  " + m)
+            ).run()
             alerts = sandbox.outbox("sns-email")
     except SandboxError as exc:
         print(f"\nThe demo could not run: {exc}", file=sys.stderr)
         return 2
     print()
     print(report.render())
+    print()
+    print(incidents.render())
     print(
-        f"\nSNS e-mail deliveries in the outbox (support alerts, subscription confirmations): {len(alerts)}"
+        "\nSNS e-mail deliveries in the outbox (support alerts, on-call pages, subscription confirmations): "
+        f"{len(alerts)}"
     )
+    passed = report.ok and incidents.ok
     print(
-        "\nDemo "
-        + ("PASSED: every expectation held." if report.ok else "FAILED: see the expectations above.")
+        "\nDemo " + ("PASSED: every expectation held." if passed else "FAILED: see the expectations above.")
     )
-    return 0 if report.ok else 1
+    return 0 if passed else 1
 
 
 if __name__ == "__main__":

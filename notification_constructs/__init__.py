@@ -11,8 +11,11 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ._validation import NotificationConfigError
+    from .delivery_monitoring import DeliveryMonitoring
     from .email_configuration_set import DEFAULT_EVENT_TYPES, EmailConfigurationSet
+    from .email_event_archive import EmailEventArchive
     from .fan_out_topic import FanOutTopic
+    from .inbound_replies import InboundReplies
     from .notification_topic import NotificationTopic
     from .order_confirmation_template import OrderConfirmationTemplate
     from .pipelines import (
@@ -36,11 +39,14 @@ _EXPORTS = {
     "BounceHandlingPipeline": ".pipelines",
     "BulkEmailSender": ".pipelines",
     "ContactListTopic": ".subscription_management",
+    "DeliveryMonitoring": ".delivery_monitoring",
+    "EmailEventArchive": ".email_event_archive",
     "SubscriptionManagement": ".subscription_management",
     "ByoDkimKey": ".sender_identity",
     "DnsRecord": ".sender_identity",
     "EmailConfigurationSet": ".email_configuration_set",
     "FanOutTopic": ".fan_out_topic",
+    "InboundReplies": ".inbound_replies",
     "SmsSettings": ".sms_settings",
     "IncidentAlertPipeline": ".pipelines",
     "NotificationConfigError": "._validation",
@@ -64,9 +70,12 @@ __all__ = [
     "BulkEmailSender",
     "ByoDkimKey",
     "ContactListTopic",
+    "DeliveryMonitoring",
     "DnsRecord",
     "EmailConfigurationSet",
+    "EmailEventArchive",
     "FanOutTopic",
+    "InboundReplies",
     "IncidentAlertPipeline",
     "NotificationConfigError",
     "NotificationTopic",

@@ -265,7 +265,13 @@ class IncidentAlertPipeline(Construct):
             self.incidents_table, function, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"
         )
         self.on_call_topic.grant_publish(function)
-        self.deadline_queue.grant_send_messages(function)
+        # Only what a send needs (sqs.Queue.grant_send_messages adds kms:ReEncrypt* / GenerateDataKey*).
+        iam.Grant.add_to_principal(
+            grantee=function,
+            actions=["sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"],
+            resource_arns=[self.deadline_queue.queue_arn],
+        )
+        self.deadline_queue.encryption_key.grant(function, "kms:GenerateDataKey", "kms:Decrypt")
         sender.grant_send_email(function, configuration_set=configuration_set, from_address=address)
 
         self.unacknowledged_alarm = at_or_above_alarm(

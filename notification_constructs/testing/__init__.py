@@ -7,21 +7,27 @@ this machine with no AWS account.
   request counts; boto3 clients for everything else (tables, queues, DLQs).
 - :mod:`~notification_constructs.testing.events` - builders for the events the pipelines consume.
 - :class:`OrderPipelinesScenario` - the end-to-end scenario of the example pipelines (sandbox or account).
+- :class:`IncidentAlertsScenario` - the example's incident pipeline: an alarm to ALARM, on-call paged, an
+  acknowledgement, OK, the stakeholder report (``make demo`` runs it after the order scenario).
 - pytest plugin: the ``notification_sandbox`` fixture (session scope).
 
 Nothing here imports aws-cdk-lib, so the sandbox server starts without the jsii runtime.
 """
 
 from .events import order_placed, publish_order, simulator_address
+from .incident_scenario import IncidentAlertsScenario, IncidentScenarioReport, incident_event
 from .sandbox import Sandbox, SandboxError
 from .scenario import Check, OrderPipelinesScenario, ScenarioReport
 
 __all__ = [
     "Check",
+    "IncidentAlertsScenario",
+    "IncidentScenarioReport",
     "OrderPipelinesScenario",
     "Sandbox",
     "SandboxError",
     "ScenarioReport",
+    "incident_event",
     "order_placed",
     "publish_order",
     "simulator_address",

@@ -18,7 +18,7 @@ through moto's SQS backend in-process:
   dead-letter queue once its receive count reaches the redrive policy's ``maxReceiveCount``.
 
 ``state.busy_checks["event-sources"]`` = messages in the mapped source queues (visible, in flight,
-delayed) + batches being processed: 0 means drained.
+delayed by at most :data:`_IDLE_HORIZON_SECONDS`) + batches being processed: 0 means drained.
 """
 
 from __future__ import annotations
@@ -42,6 +42,8 @@ DEFAULT_MAXIMUM_CONCURRENCY = 5
 #: The longest a poller sleeps without looking at its queue (a message's visibility timeout can expire
 #: without anyone notifying the queue's condition variable; the poller computes that moment, this caps it).
 _MAX_WAIT_SECONDS = 1.0
+#: Messages delayed (DelaySeconds) further into the future than this do not keep the sandbox busy.
+_IDLE_HORIZON_SECONDS = 30.0
 
 _ACTIVE: _EventSources | None = None
 _PATCHED = False
@@ -365,7 +367,17 @@ class _EventSources:
             queue = poller._queue()
             if queue is not None:
                 queues[id(queue)] = queue
-        return running + sum(len(queue._messages) for queue in queues.values())
+        now_ms = time.time() * 1000
+        horizon_ms = now_ms + _IDLE_HORIZON_SECONDS * 1000
+        # A message delayed further than the horizon is a timer (e.g. an acknowledgement deadline), not
+        # pending work: counting it would make "idle" mean "after every timer fired".
+        pending = sum(
+            1
+            for queue in queues.values()
+            for message in list(queue._messages)
+            if message.delayed_until <= horizon_ms
+        )
+        return running + pending
 
     def _watch(self) -> None:
         while not self._stopping.is_set():

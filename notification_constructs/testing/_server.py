@@ -25,6 +25,7 @@ COMPONENTS = (
     "notification_constructs.testing.cloudformation",
     "notification_constructs.testing._ses",
     "notification_constructs.testing._sns",
+    "notification_constructs.testing._cloudwatch",
     "notification_constructs.testing._lambda_runtime",
     "notification_constructs.testing._event_sources",
 )

@@ -15,7 +15,16 @@ in-process, so SNS -> SQS / Lambda subscriptions fire.
 What is not modelled: Open / Click / Subscription events (nobody opens sandbox mail), Reject (SES rejects
 only mail with viruses), DeliveryDelay, the auto-response of ``ooto@simulator.amazonses.com`` (it is
 delivered, nothing comes back), sandbox-mode recipient verification (the sandbox behaves like an account
-with production access), Kinesis Firehose / EventBridge / CloudWatch destinations (stored, not published).
+with production access), EventBridge / CloudWatch destinations (stored, not published).
+
+Kinesis Data Firehose destinations are published: each event record (JSON and a newline, as SES writes
+it) goes to the delivery stream in moto's Firehose backend, and the sandbox delivers it to the stream's
+(extended) S3 destination as Firehose would, one object per record (no buffering): the ``Prefix`` with its
+``!{timestamp:...}`` / ``!{firehose:random-string}`` / ``!{partitionKeyFromQuery:...}`` expressions
+evaluated (dynamic partitioning with a JQ ``MetadataExtraction`` processor: ``{key: .path, ...}`` queries
+natively, anything else with a ``jq`` executable when one is on PATH), or ``Prefix`` + ``YYYY/MM/DD/HH/``
+without expressions; records whose partition keys cannot be extracted go to ``ErrorOutputPrefix`` in
+Firehose's error-record shape. The object is encrypted with the destination's KMS key when it names one.
 """
 
 from __future__ import annotations
@@ -27,7 +36,9 @@ import email.policy
 import json
 import re
 import secrets
+import shutil
 import string
+import subprocess
 import threading
 import time
 import uuid
@@ -176,9 +187,17 @@ def normalize_event_destination(name: str, spec: Mapping[str, Any]) -> dict[str,
         if not topic:
             raise ValueError("EventDestination.SnsDestination.TopicARN is required")
         destination["SnsDestination"] = {"TopicArn": topic}
+    firehose = spec.get("KinesisFirehoseDestination")
+    if firehose:
+        stream = firehose.get("DeliveryStreamArn") or firehose.get("DeliveryStreamARN")
+        role = firehose.get("IamRoleArn") or firehose.get("IAMRoleARN")
+        if not stream or not role:
+            raise ValueError(
+                "EventDestination.KinesisFirehoseDestination: DeliveryStreamARN and IAMRoleARN are required"
+            )
+        destination["KinesisFirehoseDestination"] = {"DeliveryStreamArn": stream, "IamRoleArn": role}
     for key in (
         "CloudWatchDestination",
-        "KinesisFirehoseDestination",
         "EventBridgeDestination",
         "PinpointDestination",
     ):
@@ -790,9 +809,13 @@ class SesEmulator:
         for destination in destinations:
             if not destination.get("Enabled", True) or event_type not in destination["MatchingEventTypes"]:
                 continue
+            firehose = destination.get("KinesisFirehoseDestination")
+            if firehose:
+                self._publish_to_firehose(firehose, event_type, body)
+                continue
             topic_arn = (destination.get("SnsDestination") or {}).get("TopicArn")
             if not topic_arn:
-                continue  # CloudWatch / Firehose / EventBridge destinations are stored, not published
+                continue  # CloudWatch / EventBridge destinations are stored, not published
             parts = topic_arn.split(":")
             if len(parts) < 6:
                 continue
@@ -809,6 +832,23 @@ class SesEmulator:
             else:
                 self.state.log(COMPONENT, "event published", topic_arn=topic_arn, event_type=event_type)
 
+    def _publish_to_firehose(self, destination: Mapping[str, Any], event_type: str, body: str) -> None:
+        stream_arn = str(destination["DeliveryStreamArn"])
+        try:
+            key = deliver_to_firehose(stream_arn, str(destination["IamRoleArn"]), (body + "\n").encode())
+        except FirehoseDeliveryError as exc:  # SES drops the event (real SES retries, then drops it)
+            self.state.log(
+                COMPONENT,
+                "event publishing failed",
+                delivery_stream_arn=stream_arn,
+                event_type=event_type,
+                error=str(exc),
+            )
+        else:
+            self.state.log(
+                COMPONENT, "event published", delivery_stream_arn=stream_arn, event_type=event_type, key=key
+            )
+
     # -- quota ------------------------------------------------------------------------------------------
     def sent_last_24_hours(self, backend: Any) -> int:
         extras = extras_of(backend)
@@ -819,6 +859,177 @@ class SesEmulator:
     def max_send_rate(self) -> float:
         rate = self.state.ses_max_send_rate
         return float(rate) if rate is not None else UNLIMITED_REPORTED_RATE
+
+
+# ================================================================================================
+# Firehose delivery: SES -> delivery stream -> S3, as Firehose writes objects
+# ================================================================================================
+class FirehoseDeliveryError(Exception):
+    """SES could not put the record into the stream (no stream, no role, no S3 destination)."""
+
+
+_EXPRESSION = re.compile(r"!\{([A-Za-z]+):([^}]*)\}")
+_JAVA_DATE_FIELDS = {"yyyy": "%Y", "yy": "%y", "MM": "%m", "dd": "%d", "HH": "%H", "mm": "%M", "ss": "%S"}
+_JAVA_DATE_TOKEN = re.compile(r"yyyy|yy|MM|dd|HH|mm|ss")
+#: ``{key: .a.b, "other": .c}``: the JQ queries the sandbox evaluates itself.
+_SIMPLE_JQ = re.compile(r"\s*\{(.*)\}\s*", re.S)
+_SIMPLE_JQ_FIELD = re.compile(r'\s*"?([A-Za-z_][A-Za-z0-9_]*)"?\s*:\s*((?:\.[A-Za-z_][A-Za-z0-9_]*)+)\s*')
+
+
+class _PartitionKeyError(Exception):
+    """A partition key could not be extracted from the record (Firehose: MetadataExtractionFailed)."""
+
+
+def _java_date(pattern: str, moment: datetime) -> str:
+    """A Java ``DateTimeFormatter`` pattern (the letters Firehose prefixes use) applied to ``moment``."""
+    return _JAVA_DATE_TOKEN.sub(lambda m: moment.strftime(_JAVA_DATE_FIELDS[m.group(0)]), pattern)
+
+
+def _jq_partition_keys(query: str, record: Any) -> dict[str, str]:
+    """Evaluate a Firehose ``MetadataExtractionQuery`` (JQ 1.6) on a record: the keys and their values."""
+    values: dict[str, Any]
+    match = _SIMPLE_JQ.fullmatch(query)
+    fields = [_SIMPLE_JQ_FIELD.fullmatch(part) for part in match.group(1).split(",")] if match else []
+    if fields and all(fields):
+        values = {}
+        for field_match in fields:
+            assert field_match is not None
+            value: Any = record
+            for name in field_match.group(2).split(".")[1:]:
+                value = value.get(name) if isinstance(value, dict) else None
+            values[field_match.group(1)] = value
+    else:
+        executable = shutil.which("jq")
+        if executable is None:
+            raise _PartitionKeyError(
+                f"the sandbox evaluates {{key: .path}} queries only (no jq on PATH): {query}"
+            )
+        result = subprocess.run(
+            [executable, "-c", query], input=json.dumps(record), capture_output=True, text=True, check=False
+        )
+        try:
+            output: Any = json.loads(result.stdout) if result.returncode == 0 else None
+        except ValueError:
+            output = None
+        if not isinstance(output, dict):
+            raise _PartitionKeyError(f"the query did not produce an object: {query}")
+        values = output
+    missing = sorted(k for k, v in values.items() if v is None or isinstance(v, dict | list))
+    if missing:
+        raise _PartitionKeyError(f"no scalar value for partition key(s) {missing}")
+    return {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in values.items()}
+
+
+def _processor_parameter(config: Mapping[str, Any], processor_type: str, name: str) -> str | None:
+    processing = config.get("ProcessingConfiguration") or {}
+    if not _truthy(processing.get("Enabled", False)):
+        return None
+    for processor in processing.get("Processors") or []:
+        if processor.get("Type") == processor_type:
+            for parameter in processor.get("Parameters") or []:
+                if parameter.get("ParameterName") == name:
+                    return str(parameter.get("ParameterValue"))
+    return None
+
+
+def firehose_object_key(
+    stream_name: str,
+    version_id: str,
+    prefix: str,
+    moment: datetime,
+    partition_keys: Mapping[str, str] | None = None,
+    error_output_type: str | None = None,
+) -> str:
+    """The S3 key Firehose writes a record batch to: ``prefix`` with its expressions evaluated (or the
+    default ``YYYY/MM/DD/HH/`` after it when it has none), then
+    ``<stream>-<version>-<yyyy-MM-dd-HH-mm-ss>-<uuid>``:
+    https://docs.aws.amazon.com/firehose/latest/dev/s3-prefixes.html"""
+
+    def evaluate(match: re.Match[str]) -> str:
+        namespace, argument = match.group(1), match.group(2)
+        if namespace == "timestamp":
+            return _java_date(argument, moment)
+        if namespace == "firehose" and argument == "random-string":
+            return secrets.token_hex(6)[:11]
+        if namespace == "firehose" and argument == "error-output-type" and error_output_type:
+            return error_output_type
+        if namespace == "partitionKeyFromQuery" and partition_keys is not None and argument in partition_keys:
+            return partition_keys[argument]
+        raise _PartitionKeyError(f"cannot evaluate !{{{namespace}:{argument}}}")
+
+    if _EXPRESSION.search(prefix):
+        path = _EXPRESSION.sub(evaluate, prefix)
+    else:
+        path = f"{prefix}{moment.strftime('%Y/%m/%d/%H')}/"
+    return f"{path}{stream_name}-{version_id}-{moment.strftime('%Y-%m-%d-%H-%M-%S')}-{uuid.uuid4()}"
+
+
+def deliver_to_firehose(stream_arn: str, role_arn: str, data: bytes) -> str:
+    """Put one record into a delivery stream of moto's Firehose backend and deliver it to the stream's
+    S3 destination at once. Returns the S3 key written (under the error prefix when the partition keys
+    could not be extracted). Raises :class:`FirehoseDeliveryError` when SES could not put the record."""
+    from moto.firehose.models import firehose_backends
+    from moto.iam.models import iam_backends
+    from moto.s3.models import s3_backends
+
+    parts = stream_arn.split(":")
+    if len(parts) < 6 or "/" not in parts[5]:
+        raise FirehoseDeliveryError(f"not a delivery stream ARN: {stream_arn}")
+    region, account, name = parts[3], parts[4], parts[5].split("/", 1)[1]
+    stream = firehose_backends[account][region].delivery_streams.get(name)
+    if stream is None:
+        raise FirehoseDeliveryError(f"delivery stream {name} not found")
+    role_name = role_arn.rsplit("/", 1)[-1]
+    if not any(role.name == role_name for role in iam_backends[account][parts[1] or "aws"].roles.values()):
+        raise FirehoseDeliveryError(f"role {role_name} not found (SES cannot assume it)")
+    config = next(
+        (
+            d.get("ExtendedS3") or d.get("S3")
+            for d in stream.destinations
+            if d.get("ExtendedS3") or d.get("S3")
+        ),
+        None,
+    )
+    if config is None:
+        raise FirehoseDeliveryError(f"delivery stream {name} has no S3 destination the sandbox delivers to")
+    moment = datetime.now(tz=UTC)
+    dynamic = _truthy((config.get("DynamicPartitioningConfiguration") or {}).get("Enabled", False))
+    query = _processor_parameter(config, "MetadataExtraction", "MetadataExtractionQuery") if dynamic else None
+    body = data
+    try:
+        keys = _jq_partition_keys(query, json.loads(data)) if query else None
+        key = firehose_object_key(name, stream.version_id, str(config.get("Prefix") or ""), moment, keys)
+    except (_PartitionKeyError, ValueError) as exc:
+        # Firehose's error record: https://docs.aws.amazon.com/firehose/latest/dev/dynamic-partitioning-error-handling.html
+        error_prefix = str(config.get("ErrorOutputPrefix") or "")
+        key = firehose_object_key(
+            name, stream.version_id, error_prefix, moment, error_output_type="processing-failed"
+        )
+        at = int(moment.timestamp() * 1000)
+        body = (
+            json.dumps(
+                {
+                    "attemptsMade": 1,
+                    "arrivalTimestamp": at,
+                    "errorCode": "DynamicPartitioning.MetadataExtractionFailed",
+                    "errorMessage": str(exc),
+                    "attemptEndingTimestamp": at,
+                    "rawData": base64.b64encode(data).decode(),
+                }
+            )
+            + "\n"
+        ).encode()
+    kms_key = ((config.get("EncryptionConfiguration") or {}).get("KMSEncryptionConfig") or {}).get(
+        "AWSKMSKeyARN"
+    )
+    bucket = str(config["BucketARN"]).split(":")[-1]
+    try:
+        s3_backends[account][parts[1] or "aws"].put_object(
+            bucket, key, body, encryption="aws:kms" if kms_key else None, kms_key_id=kms_key
+        )
+    except Exception as exc:  # a deleted bucket: Firehose keeps retrying, the sandbox reports it
+        raise FirehoseDeliveryError(f"S3 delivery to {bucket} failed: {type(exc).__name__}") from None
+    return key
 
 
 def _simulator_box(address: str) -> str | None:
@@ -1021,6 +1232,18 @@ def put_event_destination(
             raise SesApiError(
                 "BadRequestException", "InvalidSNSDestination", f"SNS topic <{topic_arn}> not found."
             )
+    firehose = destination.get("KinesisFirehoseDestination")
+    if firehose:
+        from moto.firehose.models import firehose_backends
+
+        parts = str(firehose["DeliveryStreamArn"]).split(":")
+        stream = parts[5].split("/", 1)[-1] if len(parts) >= 6 else ""
+        if len(parts) < 6 or stream not in firehose_backends[parts[4]][parts[3]].delivery_streams:
+            raise SesApiError(
+                "BadRequestException",
+                "InvalidFirehoseDestination",
+                f"Delivery stream <{firehose['DeliveryStreamArn']}> not found.",
+            )
     with extras.lock:
         existing = extras.event_destinations.setdefault(config_set, {})
         if create and name in existing:
@@ -1073,8 +1296,12 @@ def _v1_destination(destination: Mapping[str, Any]) -> dict[str, Any]:
         v1["SNSDestination"] = {"TopicARN": destination["SnsDestination"]["TopicArn"]}
     if destination.get("CloudWatchDestination"):
         v1["CloudWatchDestination"] = destination["CloudWatchDestination"]
-    if destination.get("KinesisFirehoseDestination"):
-        v1["KinesisFirehoseDestination"] = destination["KinesisFirehoseDestination"]
+    firehose = destination.get("KinesisFirehoseDestination")
+    if firehose:
+        v1["KinesisFirehoseDestination"] = {
+            "IAMRoleARN": firehose["IamRoleArn"],
+            "DeliveryStreamARN": firehose["DeliveryStreamArn"],
+        }
     return v1
 
 

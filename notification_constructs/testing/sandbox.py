@@ -11,7 +11,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -230,6 +230,16 @@ class Sandbox:
 
         self._require_running()
         return CdkCli(self)
+
+    def receive_email(
+        self, raw: bytes, *, recipients: Sequence[str], message_id: str | None = None
+    ) -> list[str]:
+        """Deliver raw mail as SES receiving would: the S3 actions (and their topic notifications) of the
+        matching rules of the active receipt rule set; returns the object keys written."""
+        self._require_running()
+        from ._inbound import deliver_to_active_rule_set
+
+        return deliver_to_active_rule_set(self.client, raw, recipients=recipients, message_id=message_id)
 
     def stack_outputs(self, stack: str) -> dict[str, str]:
         """The outputs of a deployed stack, read from CloudFormation."""

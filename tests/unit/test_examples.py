@@ -62,14 +62,80 @@ def test_every_acknowledgment_is_expected_and_carries_a_written_reason() -> None
     assert all(len(reason) > 40 for rule_reasons in reasons.values() for reason in rule_reasons), reasons
 
 
-def test_example_wires_both_pipelines_with_the_dashboard(stacks: dict[str, dict[str, Any]]) -> None:
+def test_example_wires_the_three_pipelines_with_the_dashboard(stacks: dict[str, dict[str, Any]]) -> None:
     resources = stacks["OrderNotifications"]["Resources"]
     types = [r["Type"] for r in resources.values()]
-    assert types.count("AWS::Lambda::Function") == 3
+    assert types.count("AWS::Lambda::Function") == 4  # writer, e-mail sender, bounce processor, tracker
     assert types.count("AWS::CloudWatch::Dashboard") == 1
     assert types.count("AWS::SES::Template") == 1
     subscriptions = [r for r in resources.values() if r["Type"] == "AWS::SNS::Subscription"]
-    assert {s["Properties"]["Protocol"] for s in subscriptions} == {"sqs", "email"}
+    assert {s["Properties"]["Protocol"] for s in subscriptions} == {"sqs", "email", "sms"}
+
+
+def _logical_id(resources: dict[str, Any], type_: str, prefix: str) -> str:
+    [found] = [k for k, v in resources.items() if v["Type"] == type_ and k.startswith(prefix)]
+    return found
+
+
+def test_the_order_email_dlq_and_bounce_rate_alarms_open_and_resolve_incidents(
+    stacks: dict[str, dict[str, Any]],
+) -> None:
+    template = stacks["OrderNotifications"]
+    resources = template["Resources"]
+    incidents_topic = {"Ref": _logical_id(resources, "AWS::SNS::Topic", "IncidentAlertsIncidents")}
+    email_dlq_alarm = _logical_id(resources, "AWS::CloudWatch::Alarm", "OrderConfirmationEmailQueueDlqDepth")
+    bounce_rate_alarm = _logical_id(resources, "AWS::CloudWatch::Alarm", "BounceHandlingBounceRateAlarm")
+    # THEN both alarms notify the incidents topic on ALARM and on OK, besides the support alerts
+    for alarm in (email_dlq_alarm, bounce_rate_alarm):
+        properties = resources[alarm]["Properties"]
+        assert incidents_topic in properties["AlarmActions"] and len(properties["AlarmActions"]) == 2
+        assert properties["OKActions"] == [incidents_topic]
+    # and the order e-mail DLQ alarm is critical (SMS): its generated name is the key of ALARM_SEVERITIES
+    [tracker] = [
+        r["Properties"]
+        for r in resources.values()
+        if r["Type"] == "AWS::Lambda::Function"
+        and r["Properties"]["Handler"] == "lambda_handlers.incident_tracker.handler.handler"
+    ]
+    variables = tracker["Environment"]["Variables"]
+    assert variables["ALARM_SEVERITIES"] == {
+        "Fn::Join": ["", ['{"', {"Ref": email_dlq_alarm}, '":"critical"}']]
+    }
+    assert variables["INCIDENT_REPORT_RECIPIENTS"] == "stakeholders@example.com"
+    assert variables["SENDER_ADDRESS"] == "incidents@shop.example.com"
+    # and the on-call topic pages the default number by SMS (critical only) and the default address by e-mail
+    endpoints = {
+        r["Properties"]["Protocol"]: r["Properties"]["Endpoint"]
+        for k, r in resources.items()
+        if r["Type"] == "AWS::SNS::Subscription" and k.startswith("IncidentAlertsOnCall")
+    }
+    assert endpoints == {"sms": "+15555550100", "email": "oncall@example.com"}
+    # and the scenario's outputs are there
+    outputs = template["Outputs"]
+    assert outputs["CriticalAlarmName"]["Value"] == {"Ref": email_dlq_alarm}
+    assert outputs["StakeholderEmails"]["Value"] == "stakeholders@example.com"
+    assert {"IncidentsTopicArn", "IncidentsTableName", "IncidentDeadLetterQueueUrl", "OnCallTopicArn"} <= set(
+        outputs
+    )
+
+
+def test_on_call_and_stakeholders_come_from_the_context() -> None:
+    # GIVEN comma-separated context values, and no on-call e-mail at all
+    app = build_app(
+        {
+            "stakeholder_emails": "cto@example.com, ops@example.com",
+            "on_call_phone_numbers": "+15555550101,+15555550102",
+            "on_call_emails": "",
+        }
+    )
+    # WHEN the stack is built (no synth: the construct tree is enough)
+    stack = app.node.find_child("OrderNotifications")
+    # THEN two SMS subscriptions, no e-mail subscription, and both stakeholders get the report
+    assert list(stack.incidents.on_call_topic.fan_out_subscriptions) == ["Sms1", "Sms2"]
+    outputs = {
+        key: stack.resolve(stack.node.find_child(key).value) for key in ("StakeholderEmails", "OnCallEmails")
+    }
+    assert outputs == {"StakeholderEmails": "cto@example.com,ops@example.com", "OnCallEmails": "-"}
 
 
 def test_cdk_synth_with_the_pinned_cli(tmp_path: Path) -> None:

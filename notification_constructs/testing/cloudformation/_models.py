@@ -126,7 +126,11 @@ class CdkMetadata(_SandboxModel, CloudFormationModel):
 
 # -- AWS::CloudWatch::Alarm --------------------------------------------------------------------------------
 class CloudWatchAlarm(_SandboxModel, CloudFormationModel):
-    """An alarm in moto's CloudWatch backend. ``Ref`` is the alarm name; ``Arn`` the alarm ARN."""
+    """An alarm in moto's CloudWatch backend. ``Ref`` is the alarm name; ``Arn`` the alarm ARN.
+
+    It runs its actions as CloudWatch does (:mod:`notification_constructs.testing._cloudwatch`): created in
+    ``INSUFFICIENT_DATA``, a state change (``SetAlarmState``) notifies the SNS topics among the new state's
+    actions; an update replaces the definition and keeps the state."""
 
     attributes = {"Arn": "arn"}
 
@@ -145,6 +149,9 @@ class CloudWatchAlarm(_SandboxModel, CloudFormationModel):
     def create(self) -> None:
         from moto.cloudwatch.models import MetricDataQuery, cloudwatch_backends
 
+        from notification_constructs.testing._cloudwatch import install as install_alarm_actions
+
+        install_alarm_actions()  # idempotent: patches moto's CloudWatch once, for every alarm
         p = self.properties
         queries = [
             MetricDataQuery(
@@ -815,6 +822,73 @@ class AthenaNamedQuery(_SandboxModel, CloudFormationModel):
         self._backend().named_queries.pop(self.physical_id, None)  # moto has no DeleteNamedQuery
 
 
+# -- AWS::Logs::LogStream -------------------------------------------------------------------------------------
+class LogsLogStream(_SandboxModel, CloudFormationModel):
+    """A log stream in moto's CloudWatch Logs backend; ``Ref`` is the stream name."""
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::Logs::LogStream"
+
+    def _backend(self) -> Any:
+        from moto.logs.models import logs_backends
+
+        return logs_backends[self.account_id][self.region]
+
+    def create(self) -> None:
+        self.log_group = str(self.properties["LogGroupName"])
+        self.physical_id = str(self.properties.get("LogStreamName") or self.physical_id)
+        self._backend().create_log_stream(self.log_group, self.physical_id)
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        from moto.logs.exceptions import ResourceNotFoundException
+
+        with contextlib.suppress(ResourceNotFoundException):  # gone with its log group
+            self._backend().delete_log_stream(self.log_group, self.physical_id)
+
+
+# -- AWS::Athena::WorkGroup -----------------------------------------------------------------------------------
+class AthenaWorkGroup(_SandboxModel, CloudFormationModel):
+    """A workgroup in moto's Athena backend; ``Ref`` is its name."""
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::Athena::WorkGroup"
+
+    def _backend(self) -> Any:
+        from moto.athena.models import athena_backends
+
+        return athena_backends[self.account_id][self.region]
+
+    def create(self) -> None:
+        p = self.properties
+        self.physical_id = str(p.get("Name") or self.physical_id)
+        self._backend().create_work_group(
+            name=self.physical_id,
+            configuration=p.get("WorkGroupConfiguration") or {},
+            description=p.get("Description", ""),
+            tags=_tags(p),
+        )
+
+    def update(self, properties: dict[str, Any]) -> None:
+        self.properties = properties
+        work_group = self._backend().work_groups.get(self.physical_id)
+        if work_group is None:
+            self.create()
+            return
+        work_group.description = properties.get("Description", "")
+        work_group.configuration = properties.get("WorkGroupConfiguration") or {}
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        backend = self._backend()
+        backend.work_groups.pop(self.physical_id, None)
+        # RecursiveDeleteOption: the workgroup's saved queries go with it.
+        if str(self.properties.get("RecursiveDeleteOption", "false")).lower() == "true":
+            for query_id, query in list(backend.named_queries.items()):
+                if getattr(query.workgroup, "name", query.workgroup) == self.physical_id:
+                    backend.named_queries.pop(query_id, None)
+
+
 MODELS: tuple[type[CloudFormationModel], ...] = (
     CdkMetadata,
     CloudWatchAlarm,
@@ -828,6 +902,8 @@ MODELS: tuple[type[CloudFormationModel], ...] = (
     GlueDatabase,
     GlueTable,
     AthenaNamedQuery,
+    LogsLogStream,
+    AthenaWorkGroup,
 )
 
 

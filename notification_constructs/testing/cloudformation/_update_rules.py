@@ -55,6 +55,8 @@ _CREATE_ONLY: dict[str, frozenset[str]] = {
     "AWS::IAM::Role": frozenset({"RoleName", "Path"}),
     "AWS::IAM::User": frozenset({"UserName"}),
     "AWS::IAM::Group": frozenset({"GroupName"}),
+    "AWS::Logs::LogStream": frozenset({"LogGroupName", "LogStreamName"}),
+    "AWS::Athena::WorkGroup": frozenset({"Name"}),
     "AWS::IAM::AccessKey": frozenset({"UserName", "Serial"}),
     "AWS::IAM::ManagedPolicy": frozenset({"ManagedPolicyName", "Path"}),
     "AWS::KMS::Alias": frozenset({"AliasName"}),
