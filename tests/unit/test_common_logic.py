@@ -3,6 +3,7 @@ configuration helpers and the per-record error policy."""
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 import pytest
@@ -241,9 +242,29 @@ def test_entry_points_are_a_stable_contract() -> None:
         "lambda_handlers.order_email_sender.handler.handler",
         "lambda_handlers.order_writer.handler.handler",
         "lambda_handlers.bounce_processor.handler.handler",
+        "lambda_handlers.shipment_notifier.handler.handler",
+        "lambda_handlers.incident_tracker.handler.handler",
+        "lambda_handlers.bulk_email_sender.handler.handler",
+        "lambda_handlers.reply_classifier.handler.handler",
+        "lambda_handlers.sms_settings.handler.handler",
+        "lambda_handlers.smtp_credentials.handler.handler",
     ]
     with pytest.raises(ValueError, match="unknown handler"):
         entry_point("nope")
+
+
+def test_every_handler_package_is_listed_and_its_entry_point_is_callable() -> None:
+    # GIVEN every sub-package of lambda_handlers with a handler module
+    from pathlib import Path
+
+    import lambda_handlers
+
+    packages = {p.parent.name for p in Path(lambda_handlers.PACKAGE_DIR).glob("*/handler.py")}
+    # THEN each is a listed handler, and its entry point names a callable
+    assert packages == set(HANDLER_NAMES)
+    for name in HANDLER_NAMES:
+        module_name, _, attribute = entry_point(name).rpartition(".")
+        assert callable(getattr(importlib.import_module(module_name), attribute))
 
 
 # ---------------------------------------------------------------------------------------- error policy
