@@ -27,12 +27,13 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from lambda_handlers.common import fields
 from lambda_handlers.common.envelope import unwrap_message
-from lambda_handlers.common.errors import PermanentError, SchemaError, UnsupportedSchemaVersionError
+from lambda_handlers.common.errors import PermanentError, SchemaError
 from lambda_handlers.contracts import (
     MAX_NAME_LENGTH,
     MAX_ORDER_ITEMS,
@@ -44,11 +45,8 @@ from lambda_handlers.contracts import (
     is_valid_email,
 )
 
-_SCHEMA_VERSION = re.compile(r"^(0|[1-9][0-9]{0,5})\.(0|[1-9][0-9]{0,5})(?:\.(0|[1-9][0-9]{0,5}))?$")
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 _DECIMAL = re.compile(r"^[0-9]{1,18}(?:\.[0-9]{1,6})?$")
-_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
-_SURROGATES = re.compile(r"[\ud800-\udfff]")
 
 MIN_PLACED_AT_YEAR = 1970
 MAX_PLACED_AT_YEAR = 9998
@@ -120,18 +118,7 @@ def _require(message: Mapping[str, Any], path: str) -> Any:
 
 
 def _text(message: Mapping[str, Any], path: str, *, max_length: int) -> str:
-    value = _require(message, path)
-    if not isinstance(value, str):
-        raise SchemaError(f"{path}: must be a string")
-    if _SURROGATES.search(value):  # valid JSON ("\ud800"), but UTF-8 cannot encode it: boto3 would crash
-        raise SchemaError(f"{path}: must be valid Unicode (no lone surrogates)")
-    if not value.strip():
-        raise SchemaError(f"{path}: must not be empty")
-    if len(value) > max_length:
-        raise SchemaError(f"{path}: must be at most {max_length} characters")
-    if _CONTROL_CHARACTERS.search(value):
-        raise SchemaError(f"{path}: must not contain control characters")
-    return value
+    return fields.text(_require(message, path), path, max_length=max_length)
 
 
 def _decimal(message: Mapping[str, Any], path: str) -> Decimal:
@@ -145,37 +132,11 @@ def _decimal(message: Mapping[str, Any], path: str) -> Decimal:
 
 def _schema_version(value: Any) -> str:
     """Any ``1.x`` is accepted, any other major is rejected permanently."""
-    if not isinstance(value, str):
-        raise SchemaError('schema_version: must be a string like "1.0"')
-    match = _SCHEMA_VERSION.fullmatch(value)
-    if not match:
-        raise SchemaError('schema_version: must look like "<major>.<minor>", e.g. "1.0"')
-    major = int(match.group(1))
-    if major != ORDER_SCHEMA_MAJOR_VERSION:
-        raise UnsupportedSchemaVersionError(
-            f"schema_version: major version {major} is not supported (supported: {ORDER_SCHEMA_MAJOR_VERSION}.x)"
-        )
-    return value
+    return fields.schema_version(value, ORDER_SCHEMA_MAJOR_VERSION)
 
 
 def _placed_at(value: Any) -> datetime:
-    if not isinstance(value, str) or len(value) > 64:
-        raise SchemaError("placed_at: must be an ISO-8601 timestamp string")
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise SchemaError("placed_at: must be an ISO-8601 timestamp") from None
-    if parsed.tzinfo is None or parsed.utcoffset() is None:
-        raise SchemaError("placed_at: must include a time zone (e.g. 'Z' or '+02:00')")
-    try:
-        year = parsed.astimezone(UTC).year
-    except OverflowError:  # e.g. 9999-12-31T23:59:59-01:00
-        year = 0
-    if not MIN_PLACED_AT_YEAR <= year <= MAX_PLACED_AT_YEAR:
-        raise SchemaError(
-            f"placed_at: must be between the years {MIN_PLACED_AT_YEAR} and {MAX_PLACED_AT_YEAR}"
-        )
-    return parsed
+    return fields.timestamp(value, "placed_at", min_year=MIN_PLACED_AT_YEAR, max_year=MAX_PLACED_AT_YEAR)
 
 
 def _customer(value: Any) -> Customer:

@@ -38,6 +38,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from lambda_handlers.common import fields
 from lambda_handlers.common.envelope import unwrap_message
 from lambda_handlers.common.errors import SchemaError, UnsupportedSchemaVersionError
 from lambda_handlers.contracts import (
@@ -53,10 +54,10 @@ from lambda_handlers.contracts import (
 
 DEADLINE_MESSAGE_TYPE = "incident.acknowledgement_deadline"
 MAX_ALARM_NAME_LENGTH = 255
-_SCHEMA_VERSION = re.compile(r"^(0|[1-9][0-9]{0,5})\.(0|[1-9][0-9]{0,5})(?:\.(0|[1-9][0-9]{0,5}))?$")
+_SCHEMA_VERSION = fields.SCHEMA_VERSION
 _EVENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
-_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
-_SURROGATES = re.compile(r"[\ud800-\udfff]")
+_CONTROL_CHARACTERS = fields.CONTROL_CHARACTERS
+_SURROGATES = fields.SURROGATES
 _SLUG_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 MIN_YEAR, MAX_YEAR = 1970, 9998
 
@@ -138,35 +139,11 @@ def _text(message: Mapping[str, Any], name: str, *, max_length: int, required: b
         if required:
             raise SchemaError(f"{name}: is required")
         return None
-    if not isinstance(value, str):
-        raise SchemaError(f"{name}: must be a string")
-    if _SURROGATES.search(value):
-        raise SchemaError(f"{name}: must be valid Unicode (no lone surrogates)")
-    if not value.strip():
-        raise SchemaError(f"{name}: must not be empty")
-    if len(value) > max_length:
-        raise SchemaError(f"{name}: must be at most {max_length} characters")
-    if _CONTROL_CHARACTERS.search(value):
-        raise SchemaError(f"{name}: must not contain control characters")
-    return value
+    return fields.text(value, name, max_length=max_length)
 
 
 def _timestamp(value: Any, name: str) -> datetime:
-    if not isinstance(value, str) or len(value) > 64:
-        raise SchemaError(f"{name}: must be an ISO-8601 timestamp string")
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise SchemaError(f"{name}: must be an ISO-8601 timestamp") from None
-    if parsed.tzinfo is None or parsed.utcoffset() is None:
-        raise SchemaError(f"{name}: must include a time zone (e.g. 'Z' or '+02:00')")
-    try:
-        in_utc = parsed.astimezone(UTC)
-    except OverflowError:
-        raise SchemaError(f"{name}: must be between the years {MIN_YEAR} and {MAX_YEAR}") from None
-    if not MIN_YEAR <= in_utc.year <= MAX_YEAR:
-        raise SchemaError(f"{name}: must be between the years {MIN_YEAR} and {MAX_YEAR}")
-    return in_utc
+    return fields.timestamp(value, name, min_year=MIN_YEAR, max_year=MAX_YEAR).astimezone(UTC)
 
 
 def _incident_id(value: Any) -> str:

@@ -28,12 +28,13 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+from lambda_handlers.common import fields
 from lambda_handlers.common.envelope import unwrap_message
-from lambda_handlers.common.errors import SchemaError, UnsupportedSchemaVersionError
+from lambda_handlers.common.errors import SchemaError
 from lambda_handlers.contracts import (
     E164_PATTERN,
     MAX_CARRIER_LENGTH,
@@ -49,9 +50,6 @@ from lambda_handlers.contracts import (
     is_valid_email,
 )
 
-_SCHEMA_VERSION = re.compile(r"^(0|[1-9][0-9]{0,5})\.(0|[1-9][0-9]{0,5})(?:\.(0|[1-9][0-9]{0,5}))?$")
-_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
-_SURROGATES = re.compile(r"[\ud800-\udfff]")
 _URL_FORBIDDEN = re.compile(r"[\x00-\x20\x7f<>\"'\\`{}|^]")
 """Whitespace, control characters and the characters RFC 3986 never allows unencoded (also keeps the URL
 inert in the HTML part and the SMS)."""
@@ -101,51 +99,15 @@ def _require(message: Mapping[str, Any], path: str) -> Any:
 
 
 def _text(message: Mapping[str, Any], path: str, *, max_length: int) -> str:
-    value = _require(message, path)
-    if not isinstance(value, str):
-        raise SchemaError(f"{path}: must be a string")
-    if _SURROGATES.search(value):
-        raise SchemaError(f"{path}: must be valid Unicode (no lone surrogates)")
-    if not value.strip():
-        raise SchemaError(f"{path}: must not be empty")
-    if len(value) > max_length:
-        raise SchemaError(f"{path}: must be at most {max_length} characters")
-    if _CONTROL_CHARACTERS.search(value):
-        raise SchemaError(f"{path}: must not contain control characters")
-    return value
+    return fields.text(_require(message, path), path, max_length=max_length)
 
 
 def _schema_version(value: Any) -> str:
-    if not isinstance(value, str):
-        raise SchemaError('schema_version: must be a string like "1.0"')
-    match = _SCHEMA_VERSION.fullmatch(value)
-    if not match:
-        raise SchemaError('schema_version: must look like "<major>.<minor>", e.g. "1.0"')
-    major = int(match.group(1))
-    if major != SHIPMENT_SCHEMA_MAJOR_VERSION:
-        raise UnsupportedSchemaVersionError(
-            f"schema_version: major version {major} is not supported "
-            f"(supported: {SHIPMENT_SCHEMA_MAJOR_VERSION}.x)"
-        )
-    return value
+    return fields.schema_version(value, SHIPMENT_SCHEMA_MAJOR_VERSION)
 
 
 def _occurred_at(value: Any) -> datetime:
-    if not isinstance(value, str) or len(value) > 64:
-        raise SchemaError("occurred_at: must be an ISO-8601 timestamp string")
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise SchemaError("occurred_at: must be an ISO-8601 timestamp") from None
-    if parsed.tzinfo is None or parsed.utcoffset() is None:
-        raise SchemaError("occurred_at: must include a time zone (e.g. 'Z' or '+02:00')")
-    try:
-        year = parsed.astimezone(UTC).year
-    except OverflowError:
-        year = 0
-    if not MIN_YEAR <= year <= MAX_YEAR:
-        raise SchemaError(f"occurred_at: must be between the years {MIN_YEAR} and {MAX_YEAR}")
-    return parsed
+    return fields.timestamp(value, "occurred_at", min_year=MIN_YEAR, max_year=MAX_YEAR)
 
 
 def _tracking_url(value: Any) -> str:
