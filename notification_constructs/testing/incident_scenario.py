@@ -37,6 +37,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ._inspect import peek_messages, scan_table
+from ._observer import TopicObserver, wait_for
 from .scenario import Check, ScenarioTarget
 
 __all__ = ["REQUIRED_INCIDENT_OUTPUTS", "IncidentAlertsScenario", "IncidentScenarioReport", "incident_event"]
@@ -200,7 +201,7 @@ class IncidentAlertsScenario:
         self.sqs = target.client("sqs")
         self.dynamodb = target.client("dynamodb")
         self.cloudwatch = target.client("cloudwatch")
-        self._observers: dict[str, tuple[str, str]] = {}
+        self._observers: dict[str, TopicObserver] = {}
         self._observed: dict[str, list[dict[str, Any]]] = {"incidents": [], "on-call": []}
         self._outbox_after = 0
 
@@ -430,69 +431,36 @@ class IncidentAlertsScenario:
 
     # -- observation -------------------------------------------------------------------------------------
     def _observe(self, name: str, topic_arn: str) -> None:
-        queue_name = f"nc-incident-scenario-{self.run_id}-{name}"
-        url = self.sqs.create_queue(QueueName=queue_name)["QueueUrl"]
-        arn = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
-            "QueueArn"
-        ]
-        policy = {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Effect": "Allow",
-                    "Principal": {"Service": "sns.amazonaws.com"},
-                    "Action": "sqs:SendMessage",
-                    "Resource": arn,
-                    "Condition": {"ArnEquals": {"aws:SourceArn": topic_arn}},
-                }
-            ],
-        }
-        self.sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(policy)})
-        subscription = self.sns.subscribe(
-            TopicArn=topic_arn, Protocol="sqs", Endpoint=arn, ReturnSubscriptionArn=True
-        )["SubscriptionArn"]
-        self._observers[name] = (url, subscription)
+        self._observers[name] = TopicObserver(
+            self.sqs, self.sns, queue_name=f"nc-incident-scenario-{self.run_id}-{name}", topic_arn=topic_arn
+        )
 
     def _drain(self, name: str) -> list[dict[str, Any]]:
         """What the observer queue ``name`` received so far: alarm notifications (the parsed JSON) for the
         incidents topic, pages (``subject``, ``body``, ``severity``) for the on-call topic."""
-        url, _ = self._observers[name]
-        while True:
-            batch = self.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get(
-                "Messages", []
-            )
-            if not batch:
-                return self._observed[name]
-            for message in batch:
-                envelope = json.loads(message["Body"])
-                body = str(envelope.get("Message", ""))
-                if name == "incidents":
-                    try:
-                        payload = json.loads(body)
-                    except ValueError:
-                        continue
-                    if isinstance(payload, dict) and "NewStateValue" in payload:
-                        self._observed[name].append(payload)
-                else:
-                    severity = (envelope.get("MessageAttributes") or {}).get("severity", {}).get("Value")
-                    self._observed[name].append(
-                        {"subject": envelope.get("Subject"), "body": body, "severity": severity}
-                    )
-            self.sqs.delete_message_batch(
-                QueueUrl=url,
-                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(batch)],
-            )
+        for envelope in self._observers[name].drain():
+            body = str(envelope.get("Message", ""))
+            if name == "incidents":
+                try:
+                    payload = json.loads(body)
+                except ValueError:
+                    continue
+                if isinstance(payload, dict) and "NewStateValue" in payload:
+                    self._observed[name].append(payload)
+            else:
+                severity = (envelope.get("MessageAttributes") or {}).get("severity", {}).get("Value")
+                self._observed[name].append(
+                    {"subject": envelope.get("Subject"), "body": body, "severity": severity}
+                )
+        return self._observed[name]
 
     def _pages_seen(self) -> list[dict[str, Any]]:
         incident_id = self._incident_id()
         return [p for p in self._drain("on-call") if incident_id and incident_id in p["body"]]
 
     def _remove_observers(self) -> None:
-        for url, subscription in self._observers.values():
-            try:
-                self.sns.unsubscribe(SubscriptionArn=subscription)
-            finally:
-                self.sqs.delete_queue(QueueUrl=url)
+        for observer in self._observers.values():
+            observer.close()
         self._observers.clear()
 
     # -- sandbox extras (optional on the target) --------------------------------------------------------
@@ -509,9 +477,4 @@ class IncidentAlertsScenario:
         return [e for e in self._outbox("email") if incident_id and incident_id in str(e.get("subject", ""))]
 
     def _wait_for(self, what: str, condition: Callable[[], bool]) -> None:
-        deadline = time.monotonic() + self.timeout
-        while time.monotonic() < deadline:
-            if condition():
-                return
-            time.sleep(0.5)
-        self.progress(f"   timed out after {self.timeout:.0f} s waiting for {what}; reporting what happened")
+        wait_for(what, condition, timeout=self.timeout, progress=self.progress)

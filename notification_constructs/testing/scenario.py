@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from ._inspect import peek_messages, scan_table
+from ._observer import TopicObserver, wait_for
 from .events import order_placed, publish_order, simulator_address
 
 __all__ = ["Check", "OrderPipelinesScenario", "ScenarioReport", "ScenarioTarget"]
@@ -137,7 +138,7 @@ class OrderPipelinesScenario:
         self.sns = target.client("sns")
         self.sqs = target.client("sqs")
         self.dynamodb = target.client("dynamodb")
-        self._observers: dict[str, tuple[str, str]] = {}
+        self._observers: dict[str, TopicObserver] = {}
         self._observed: dict[str, list[dict[str, Any]]] = {"ses": [], "alerts": []}
 
     # -- the run -----------------------------------------------------------------------------------------
@@ -335,60 +336,24 @@ class OrderPipelinesScenario:
 
     # -- observation -------------------------------------------------------------------------------------
     def _observe(self, name: str, topic_arn: str) -> None:
-        queue_name = f"nc-scenario-{self.run_id}-{name}"
-        url = self.sqs.create_queue(QueueName=queue_name)["QueueUrl"]
-        arn = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
-            "QueueArn"
-        ]
-        policy = {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Effect": "Allow",
-                    "Principal": {"Service": "sns.amazonaws.com"},
-                    "Action": "sqs:SendMessage",
-                    "Resource": arn,
-                    "Condition": {"ArnEquals": {"aws:SourceArn": topic_arn}},
-                }
-            ],
-        }
-        self.sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(policy)})
-        subscription = self.sns.subscribe(
-            TopicArn=topic_arn,
-            Protocol="sqs",
-            Endpoint=arn,
-            Attributes={"RawMessageDelivery": "false"},
-            ReturnSubscriptionArn=True,
-        )["SubscriptionArn"]
-        self._observers[name] = (url, subscription)
+        self._observers[name] = TopicObserver(
+            self.sqs, self.sns, queue_name=f"nc-scenario-{self.run_id}-{name}", topic_arn=topic_arn
+        )
 
     def _drain(self, name: str) -> list[dict[str, Any]]:
-        url, _ = self._observers[name]
-        while True:
-            messages = self.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
-            batch = messages.get("Messages", [])
-            if not batch:
-                return self._observed[name]
-            for message in batch:
-                envelope = json.loads(message["Body"])
-                try:
-                    payload = json.loads(envelope["Message"])
-                except (ValueError, TypeError):
-                    payload = {"body": envelope.get("Message", "")}
-                if isinstance(payload, dict):
-                    payload.setdefault("subject", envelope.get("Subject"))
-                    self._observed[name].append(payload)
-            self.sqs.delete_message_batch(
-                QueueUrl=url,
-                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(batch)],
-            )
+        for envelope in self._observers[name].drain():
+            try:
+                payload = json.loads(envelope["Message"])
+            except (ValueError, TypeError):
+                payload = {"body": envelope.get("Message", "")}
+            if isinstance(payload, dict):
+                payload.setdefault("subject", envelope.get("Subject"))
+                self._observed[name].append(payload)
+        return self._observed[name]
 
     def _remove_observers(self) -> None:
-        for url, subscription in self._observers.values():
-            try:
-                self.sns.unsubscribe(SubscriptionArn=subscription)
-            finally:
-                self.sqs.delete_queue(QueueUrl=url)
+        for observer in self._observers.values():
+            observer.close()
         self._observers.clear()
 
     @staticmethod
@@ -460,12 +425,7 @@ class OrderPipelinesScenario:
             time.sleep(self.settle)
 
     def _wait_for(self, what: str, condition: Callable[[], bool]) -> None:
-        deadline = time.monotonic() + self.timeout
-        while time.monotonic() < deadline:
-            if condition():
-                return
-            time.sleep(0.5)
-        self.progress(f"   timed out after {self.timeout:.0f} s waiting for {what}; reporting what happened")
+        wait_for(what, condition, timeout=self.timeout, progress=self.progress)
 
 
 def _tag(event: dict[str, Any], name: str) -> str | None:
