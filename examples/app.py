@@ -1,18 +1,24 @@
-"""Example CDK app: a sender identity, a configuration set, the order, bounce and incident pipelines,
-checked by cdk-nag.
+"""Example CDK app: a sender identity, a configuration set, the order, bounce, incident and shipment
+pipelines, checked by cdk-nag.
 
 Configure with CDK context (all optional)::
 
     npx cdk synth -c domain=shop.example.com -c hosted_zone_id=Z123 -c hosted_zone_name=example.com \\
         -c sender_address="Shop <orders@shop.example.com>" -c alert_email=oncall@example.com \\
         -c on_call_phone_numbers=+15555550100 -c on_call_emails=oncall@example.com \\
-        -c stakeholder_emails=stakeholders@example.com,cto@example.com
+        -c stakeholder_emails=stakeholders@example.com,cto@example.com \\
+        -c partner_webhook_url=https://hooks.partner.example/shipments -c partner_id=acme-marketplace
 
 ``on_call_phone_numbers``, ``on_call_emails`` and ``stakeholder_emails`` are comma-separated (defaults:
 ``DEFAULTS``; an empty value for the first two pages nobody by that channel). The order e-mail DLQ depth
 alarm (critical: SMS and e-mail) and the bounce-rate alarm (high: e-mail) open incidents; their OK resolves
 them and mails the stakeholders the incident report from ``incident_sender_address``
 (default ``incidents@<domain>``).
+
+Shipment updates go out from the order confirmations' sender, configuration set and suppression table;
+the updates naming ``partner_id`` (default ``DEFAULTS``) are POSTed to ``partner_webhook_url`` (default: a
+loopback URL the sandbox scenario ``notification_constructs.testing.shipment_scenario`` serves; an empty
+value adds no webhook).
 
 Without ``hosted_zone_id`` the DNS records to publish are stack outputs. ``account``/``region`` pin the
 environment (default: the CLI's current credentials, or env-agnostic).
@@ -40,6 +46,7 @@ from notification_constructs import (
     OrderConfirmationPipeline,
     PipelinesDashboard,
     SenderIdentity,
+    ShipmentUpdatesPipeline,
 )
 
 DEFAULTS: dict[str, str] = {
@@ -47,11 +54,15 @@ DEFAULTS: dict[str, str] = {
     "on_call_phone_numbers": "+15555550100",
     "on_call_emails": "oncall@example.com",
     "stakeholder_emails": "stakeholders@example.com",
+    # The port the shipment scenario binds on 127.0.0.1 (fixed: the URL is in the template).
+    "partner_webhook_url": "https://127.0.0.1:48443/partner/shipments",
+    "partner_id": "demo-partner",
 }
 
 
 class OrderNotificationsStack(Stack):
-    """Identity + configuration set + bounce handling + order confirmation + dashboard + incident alerts."""
+    """Identity + configuration set + bounce handling + order confirmation + dashboard + incident alerts +
+    shipment updates."""
 
     def __init__(
         self,
@@ -67,6 +78,8 @@ class OrderNotificationsStack(Stack):
         stakeholder_emails: Sequence[str] = (DEFAULTS["stakeholder_emails"],),
         on_call_phone_numbers: Sequence[str] = (DEFAULTS["on_call_phone_numbers"],),
         on_call_emails: Sequence[str] = (DEFAULTS["on_call_emails"],),
+        partner_webhook_url: str | None = DEFAULTS["partner_webhook_url"],
+        partner_id: str = DEFAULTS["partner_id"],
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, id, **kwargs)
@@ -112,9 +125,22 @@ class OrderNotificationsStack(Stack):
         for alarm in (email_dlq_alarm, bounces.bounce_rate_alarm):
             alarm.add_alarm_action(incidents.alarm_action)  # ALARM opens (or repeats) its incident
             alarm.add_ok_action(incidents.alarm_action)  # OK resolves it, and the report is mailed
+        # Shipment updates: the order confirmations' identity, configuration set and suppression table.
+        shipments = ShipmentUpdatesPipeline(
+            self,
+            "ShipmentUpdates",
+            sender=sender,
+            configuration_set=configuration_set,
+            from_address=sender_address,
+            suppression_table=bounces.suppression_table,
+            alarm_topic=bounces.alert_topic,
+        )
+        if partner_webhook_url:
+            shipments.add_partner_webhook("PartnerWebhook", partner_webhook_url, partner=partner_id)
         self.orders = orders
         self.bounces = bounces
         self.incidents = incidents
+        self.shipments = shipments
         # What a producer, an operator or the e2e scenario (notification_constructs.testing.scenario) needs.
         for output_id, value in {
             "OrderEventsTopicArn": orders.topic.topic_arn,
@@ -139,6 +165,14 @@ class OrderNotificationsStack(Stack):
             "StakeholderEmails": ",".join(stakeholder_emails),
             "OnCallPhoneNumbers": ",".join(on_call_phone_numbers) or "-",
             "OnCallEmails": ",".join(on_call_emails) or "-",
+            # The shipment scenario (notification_constructs.testing.shipment_scenario).
+            "ShipmentEventsTopicArn": shipments.topic.topic_arn,
+            "ShipmentStateTableName": shipments.state_table.table_name,
+            "ShipmentDeadLetterQueueUrl": shipments.queue.dead_letter_queue.queue_url,
+            "ShipmentTemplateName": shipments.template.template_name,
+            "PartnerWebhooksTopicArn": shipments.partner_topic.topic_arn,
+            "PartnerWebhookUrl": partner_webhook_url or "-",
+            "PartnerId": partner_id,
         }.items():
             CfnOutput(self, output_id, value=value)
 
@@ -156,6 +190,11 @@ def build_app(context: Mapping[str, str] | None = None, *, outdir: str | None = 
         text = DEFAULTS[key] if value is None else str(value)
         return [part.strip() for part in text.split(",") if part.strip()]
 
+    def ctx_or_none(key: str) -> str | None:
+        """A key whose empty value (``-c partner_webhook_url=``) means none, not the default."""
+        value = app.node.try_get_context(key)
+        return DEFAULTS[key] if value is None else (str(value).strip() or None)
+
     domain = ctx("domain") or DEFAULTS["domain"]
     account = ctx("account") or os.environ.get("CDK_DEFAULT_ACCOUNT")
     region = ctx("region") or os.environ.get("CDK_DEFAULT_REGION")
@@ -171,9 +210,12 @@ def build_app(context: Mapping[str, str] | None = None, *, outdir: str | None = 
         stakeholder_emails=ctx_list("stakeholder_emails"),
         on_call_phone_numbers=ctx_list("on_call_phone_numbers"),
         on_call_emails=ctx_list("on_call_emails"),
+        partner_webhook_url=ctx_or_none("partner_webhook_url"),
+        partner_id=ctx("partner_id") or DEFAULTS["partner_id"],
         env=Environment(account=account, region=region) if account and region else None,
         description=(
-            "notification-constructs example: order confirmation, bounce/complaint handling, incident alerts"
+            "notification-constructs example: order confirmation, bounce/complaint handling, incident alerts, "
+            "shipment updates"
         ),
     )
     Validations.of(app).add_plugins(AwsSolutionsChecks(app), ServerlessChecks(app))

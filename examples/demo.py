@@ -9,7 +9,11 @@
 4. runs the incident scenario (``notification_constructs.testing.incident_scenario``): the order e-mail
    DLQ alarm to ALARM (CloudWatch ``SetAlarmState``), on-call paged by SMS and e-mail, a repeat that pages
    nobody, an acknowledgement, a malformed incident event, the alarm OK and the stakeholder report;
-5. prints what happened and whether every expectation held; exits 0 only if all did; stops the sandbox.
+5. runs the shipment scenario (``notification_constructs.testing.shipment_scenario``): updates by SMS,
+   e-mail and partner webhook per each customer's channels - the webhook is served here on loopback from
+   before the deploy, so it gets and confirms the SubscriptionConfirmation - a duplicate, an update out of
+   order, an address that bounced (suppressed), a customer with e-mail only and a malformed event;
+6. prints what happened and whether every expectation held; exits 0 only if all did; stops the sandbox.
 """
 
 from __future__ import annotations
@@ -24,13 +28,21 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 from notification_constructs.testing import (
     IncidentAlertsScenario,
     OrderPipelinesScenario,
+    PartnerWebhookReceiver,
     Sandbox,
     SandboxError,
+    ShipmentUpdatesScenario,
 )
+from notification_constructs.testing.shipment_scenario import PartnerWebhookError
 
 ROOT = Path(__file__).resolve().parents[1]
 STACK = "OrderNotifications"
-CONTEXT = {"alert_email": "oncall@example.com"}
+#: The partner webhook is this process's loopback HTTPS receiver (the example's default URL, given here so
+#: what is deployed is what is served).
+CONTEXT = {
+    "alert_email": "oncall@example.com",
+    "partner_webhook_url": "https://127.0.0.1:48443/partner/shipments",
+}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -47,8 +59,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
 
     try:
-        with Sandbox(log_file=log_dir / "sandbox.log") as sandbox:
+        with (
+            Sandbox(log_file=log_dir / "sandbox.log") as sandbox,
+            PartnerWebhookReceiver(CONTEXT["partner_webhook_url"]) as receiver,
+        ):
             step(f"sandbox running at {sandbox.endpoint_url} (log: {log_dir / 'sandbox.log'})")
+            step(f"partner webhook listening at {receiver.url} (its certificate trusted by the sandbox)")
+            sandbox.trust_certificate(receiver.certificate_pem)
             started = time.monotonic()
             step("cdk bootstrap")
             sandbox.bootstrap()
@@ -64,19 +81,29 @@ def main(argv: list[str] | None = None) -> int:
             incidents = IncidentAlertsScenario(
                 sandbox, outputs, timeout=args.timeout, progress=lambda m: step("  " + m)
             ).run()
+            step("running the shipment scenario")
+            shipments = ShipmentUpdatesScenario(
+                sandbox,
+                outputs,
+                receiver=receiver,
+                timeout=args.timeout,
+                progress=lambda m: step("  " + m),
+            ).run()
             alerts = sandbox.outbox("sns-email")
-    except SandboxError as exc:
+    except (SandboxError, PartnerWebhookError) as exc:
         print(f"\nThe demo could not run: {exc}", file=sys.stderr)
         return 2
     print()
     print(report.render())
     print()
     print(incidents.render())
+    print()
+    print(shipments.render())
     print(
         "\nSNS e-mail deliveries in the outbox (support alerts, on-call pages, subscription confirmations): "
         f"{len(alerts)}"
     )
-    passed = report.ok and incidents.ok
+    passed = report.ok and incidents.ok and shipments.ok
     print(
         "\nDemo " + ("PASSED: every expectation held." if passed else "FAILED: see the expectations above.")
     )

@@ -240,6 +240,10 @@ def apply(incident: Incident | None, change: Change, *, now: datetime, deadline:
                 deadline_pending=False,
             ),
         )
+    if change.source == "alarm" and change.at < incident.opened_at:
+        # SNS does not keep the order of notifications (standard topics): an OK from before the ALARM that
+        # opened this incident arrives late and must not resolve it.
+        return Outcome(OutcomeKind.IGNORED, None, "alarm OK older than the incident's opening (out of order)")
     entry = replace(entry, kind=EntryKind.RESOLVED)
     return Outcome(
         OutcomeKind.RESOLVED,

@@ -9,6 +9,9 @@ this machine with no AWS account.
 - :class:`OrderPipelinesScenario` - the end-to-end scenario of the example pipelines (sandbox or account).
 - :class:`IncidentAlertsScenario` - the example's incident pipeline: an alarm to ALARM, on-call paged, an
   acknowledgement, OK, the stakeholder report (``make demo`` runs it after the order scenario).
+- :class:`ShipmentUpdatesScenario` - the example's shipment updates: SMS, e-mail and a partner webhook
+  (:class:`PartnerWebhookReceiver`, served on loopback) per each customer's choice, once, in order, never
+  to a suppressed address (``make demo`` runs it last).
 - pytest plugin: the ``notification_sandbox`` fixture (session scope).
 
 Nothing here imports aws-cdk-lib, so the sandbox server starts without the jsii runtime.
@@ -18,17 +21,27 @@ from .events import order_placed, publish_order, simulator_address
 from .incident_scenario import IncidentAlertsScenario, IncidentScenarioReport, incident_event
 from .sandbox import Sandbox, SandboxError
 from .scenario import Check, OrderPipelinesScenario, ScenarioReport
+from .shipment_scenario import (
+    PartnerWebhookReceiver,
+    ShipmentScenarioReport,
+    ShipmentUpdatesScenario,
+    shipment_updated,
+)
 
 __all__ = [
     "Check",
     "IncidentAlertsScenario",
     "IncidentScenarioReport",
     "OrderPipelinesScenario",
+    "PartnerWebhookReceiver",
     "Sandbox",
     "SandboxError",
     "ScenarioReport",
+    "ShipmentScenarioReport",
+    "ShipmentUpdatesScenario",
     "incident_event",
     "order_placed",
     "publish_order",
+    "shipment_updated",
     "simulator_address",
 ]

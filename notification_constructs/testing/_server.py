@@ -100,6 +100,10 @@ class SandboxApp:
                     raise ValueError("ses_max_send_rate: a positive number of e-mails per second, or null")
                 state.ses_max_send_rate = None if rate is None else float(rate)
             return {"ses_max_send_rate": state.ses_max_send_rate}
+        if (method, route) == ("POST", "trusted-certificates"):
+            from ._sns import trust_certificate
+
+            return {"trusted": trust_certificate(state, body.get("pem") if isinstance(body, dict) else None)}
         if (method, route) == ("GET", "faults"):
             return self.faults.rules()
         if (method, route) == ("POST", "faults"):

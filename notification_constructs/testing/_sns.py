@@ -7,7 +7,8 @@ the other protocols. This module replaces ``Subscription.publish``:
 - ``lambda``: an asynchronous invoke through the sandbox's Lambda runner with SNS's event shape.
 - ``http`` / ``https``: a POST with SNS's headers to loopback endpoints only (anything else is a failed
   delivery; nothing leaves the machine), a few quick retries for 5xx / 429 / connection errors, each final
-  result in the outbox (``kind="http"``).
+  result in the outbox (``kind="http"``). HTTPS verifies the endpoint's certificate against the system's
+  CAs plus those added with :func:`trust_certificate` (a test server's self-signed one).
 - ``sms``: outbox ``kind="sms"`` (opted-out numbers are skipped); ``Publish(PhoneNumber=...)`` too.
 - ``email`` / ``email-json``: outbox ``kind="sns-email"``.
 - ``application``: outbox ``kind="push"`` with the platform's message (``MessageStructure=json`` picks the
@@ -24,6 +25,7 @@ import base64
 import contextlib
 import ipaddress
 import json
+import ssl
 import threading
 import time
 import urllib.error
@@ -531,7 +533,7 @@ class SnsDelivery:
             attempts += 1
             request = urllib.request.Request(url, data=body.encode(), method="POST", headers=dict(headers))
             try:
-                with _LOOPBACK_OPENER.open(request, timeout=HTTP_TIMEOUT) as response:
+                with _opener(self.state).open(request, timeout=HTTP_TIMEOUT) as response:
                     status, error = response.status, None
             except urllib.error.HTTPError as exc:
                 status, error = exc.code, f"HTTP {exc.code}"
@@ -680,6 +682,32 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 
 
 _LOOPBACK_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirect())
+
+
+def _opener(state: SandboxState) -> urllib.request.OpenerDirector:
+    """The loopback opener; its HTTPS also trusts the certificates added with :func:`trust_certificate`."""
+    trusted = list(state.trusted_certificates)
+    if not trusted:
+        return _LOOPBACK_OPENER
+    context = ssl.create_default_context()
+    context.load_verify_locations(cadata="\n".join(trusted))
+    return urllib.request.build_opener(
+        urllib.request.ProxyHandler({}), urllib.request.HTTPSHandler(context=context), _NoRedirect()
+    )
+
+
+def trust_certificate(state: SandboxState, pem: Any) -> int:
+    """Trust ``pem`` (one or more PEM certificates) for HTTPS deliveries from now on; returns how many
+    certificates are trusted. A ``ValueError`` if it is not a certificate."""
+    if not isinstance(pem, str) or "-----BEGIN CERTIFICATE-----" not in pem:
+        raise ValueError("pem: a PEM certificate ('-----BEGIN CERTIFICATE-----...')")
+    try:
+        ssl.create_default_context().load_verify_locations(cadata=pem)
+    except (ssl.SSLError, ValueError) as exc:
+        raise ValueError(f"pem: not a valid certificate ({type(exc).__name__})") from None
+    if pem not in state.trusted_certificates:
+        state.trusted_certificates.append(pem)
+    return len(state.trusted_certificates)
 
 
 def _is_loopback(url: str) -> bool:

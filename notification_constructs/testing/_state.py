@@ -56,6 +56,9 @@ class SandboxState:
     outbox: Outbox = field(default_factory=Outbox)
     #: SES maximum send rate (e-mails per second); None = unlimited. Settable at run time.
     ses_max_send_rate: float | None = None
+    #: PEM certificates HTTPS deliveries trust besides the system's CAs (a loopback test server's own
+    #: self-signed certificate; SNS itself trusts only publicly trusted CAs). Added at run time.
+    trusted_certificates: list[str] = field(default_factory=list)
     #: Free-form per-component state (each component keeps its own key).
     extras: dict[str, Any] = field(default_factory=dict)
     #: Named callables returning how much work a component has in progress (running invocations, pending

@@ -222,7 +222,21 @@ class IncidentAlertsScenario:
     def _run(self, report: IncidentScenarioReport) -> None:
         rid = self.run_id
         self.progress(f"1/4 alarm {self.alarm_name} to OK (reset), then to ALARM twice (SetAlarmState)")
+        (previous,) = self.cloudwatch.describe_alarms(AlarmNames=[self.alarm_name])["MetricAlarms"]
         self._set_state("OK", f"Scenario {rid}: reset before the run")
+        # A state change notifies: the reset's notification must be handled before the ALARM (SNS keeps no
+        # order between them). An alarm already in OK sends nothing.
+        if previous["StateValue"] != "OK":
+            self._wait_for(
+                "the reset notification",
+                lambda: any(
+                    n.get("NewStateValue") == "OK" and rid in str(n.get("NewStateReason"))
+                    for n in self._drain("incidents")
+                ),
+            )
+        wait_idle = getattr(self.target, "wait_until_idle", None)
+        if callable(wait_idle):
+            wait_idle(timeout=self.timeout)
         self._wait_for("no open incident of the alarm", lambda: not self._open_incidents_of_alarm())
         self._set_state("ALARM", f"Scenario {rid}: threshold crossed")
         self._set_state("ALARM", f"Scenario {rid}: still breaching (no state change)")

@@ -305,6 +305,12 @@ class Sandbox:
         """Every AWS request served so far, by ``service``, ``operation`` and ``caller`` (function name)."""
         return list(self.control("GET", "requests"))
 
+    def trust_certificate(self, pem: str) -> None:
+        """Let HTTPS deliveries (SNS to an ``https://`` loopback endpoint) trust ``pem``, a test server's
+        own certificate, besides the system's CAs; SNS delivers only to endpoints whose certificate it
+        trusts, and so does the sandbox."""
+        self.control("POST", "trusted-certificates", {"pem": pem})
+
     def set_ses_max_send_rate(self, rate: float | None) -> None:
         """Throttle SES sends above ``rate`` e-mails per second, as SES does (``None``: no limit)."""
         self.control("PUT", "config", {"ses_max_send_rate": rate})

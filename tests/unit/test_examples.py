@@ -4,11 +4,12 @@ import json
 import os
 import subprocess
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
+from aws_cdk import CfnOutput
 
-from examples.app import build_app
+from examples.app import OrderNotificationsStack, build_app
 from notification_constructs.testing._cdk import node_environment
 from tests.support.validators import cfn_lint, synth_with_nag
 
@@ -47,6 +48,14 @@ EXPECTED_ACKNOWLEDGMENTS = {
         for pack in ("HIPAA.Security", "NIST.800.53.R5", "PCI.DSS.321")
         for rule in ("IAMNoInlinePolicy", "LambdaInsideVPC")
     ),
+    # The shipment notifier: SMS to a phone number names no resource; the partner topic's delivery-status
+    # logging role writes to the log groups SNS names after the topic.
+    "AwsSolutions-IAM5[Resource::*]",
+    *(
+        "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:sns/"
+        f"<AWS::Region>/<AWS::AccountId>/<ShipmentUpdatesPartnerWebhooks4BF01B43.TopicName>{suffix}:*]"
+        for suffix in ("", "/Failure")
+    ),
 }
 
 
@@ -62,14 +71,15 @@ def test_every_acknowledgment_is_expected_and_carries_a_written_reason() -> None
     assert all(len(reason) > 40 for rule_reasons in reasons.values() for reason in rule_reasons), reasons
 
 
-def test_example_wires_the_three_pipelines_with_the_dashboard(stacks: dict[str, dict[str, Any]]) -> None:
+def test_example_wires_the_pipelines_with_the_dashboard(stacks: dict[str, dict[str, Any]]) -> None:
     resources = stacks["OrderNotifications"]["Resources"]
     types = [r["Type"] for r in resources.values()]
-    assert types.count("AWS::Lambda::Function") == 4  # writer, e-mail sender, bounce processor, tracker
+    # writer, e-mail sender, bounce processor, incident tracker, shipment notifier
+    assert types.count("AWS::Lambda::Function") == 5
     assert types.count("AWS::CloudWatch::Dashboard") == 1
-    assert types.count("AWS::SES::Template") == 1
+    assert types.count("AWS::SES::Template") == 2  # order confirmation, shipment update
     subscriptions = [r for r in resources.values() if r["Type"] == "AWS::SNS::Subscription"]
-    assert {s["Properties"]["Protocol"] for s in subscriptions} == {"sqs", "email", "sms"}
+    assert {s["Properties"]["Protocol"] for s in subscriptions} == {"sqs", "email", "sms", "https"}
 
 
 def _logical_id(resources: dict[str, Any], type_: str, prefix: str) -> str:
@@ -136,6 +146,82 @@ def test_on_call_and_stakeholders_come_from_the_context() -> None:
         key: stack.resolve(stack.node.find_child(key).value) for key in ("StakeholderEmails", "OnCallEmails")
     }
     assert outputs == {"StakeholderEmails": "cto@example.com,ops@example.com", "OnCallEmails": "-"}
+
+
+def test_shipment_updates_share_the_order_sender_and_post_the_partners_updates_to_its_webhook(
+    stacks: dict[str, dict[str, Any]],
+) -> None:
+    template = stacks["OrderNotifications"]
+    resources = template["Resources"]
+    [notifier] = [
+        r["Properties"]
+        for r in resources.values()
+        if r["Type"] == "AWS::Lambda::Function"
+        and r["Properties"]["Handler"] == "lambda_handlers.shipment_notifier.handler.handler"
+    ]
+    [order_sender] = [
+        r["Properties"]
+        for r in resources.values()
+        if r["Type"] == "AWS::Lambda::Function"
+        and r["Properties"]["Handler"] == "lambda_handlers.order_email_sender.handler.handler"
+    ]
+    # THEN the notifier sends from the order confirmations' address, configuration set and suppression table
+    shipment, order = notifier["Environment"]["Variables"], order_sender["Environment"]["Variables"]
+    for variable in ("SENDER_ADDRESS", "CONFIGURATION_SET_NAME", "SUPPRESSION_TABLE_NAME"):
+        assert shipment[variable] == order[variable], variable
+    assert shipment["SENDER_ADDRESS"] == "orders@shop.example.com"
+    assert shipment["SUPPRESSION_TABLE_NAME"] == {
+        "Ref": _logical_id(resources, "AWS::DynamoDB::Table", "BounceHandlingSuppressionTable")
+    }
+    # and the partner topic POSTs the default partner's updates to the default (loopback) webhook URL
+    [webhook] = [
+        r["Properties"]
+        for r in resources.values()
+        if r["Type"] == "AWS::SNS::Subscription" and r["Properties"]["Protocol"] == "https"
+    ]
+    assert webhook["Endpoint"] == "https://127.0.0.1:48443/partner/shipments"
+    assert webhook["TopicArn"] == {
+        "Ref": _logical_id(resources, "AWS::SNS::Topic", "ShipmentUpdatesPartnerWebhooks")
+    }
+    assert webhook["FilterPolicy"] == {"event_type": ["shipment.updated"], "partner": ["demo-partner"]}
+    assert "RedrivePolicy" in webhook  # a DLQ of its own
+    # and the shipment scenario's outputs are there
+    outputs = template["Outputs"]
+    assert outputs["PartnerWebhookUrl"]["Value"] == webhook["Endpoint"]
+    assert outputs["PartnerId"]["Value"] == "demo-partner"
+    assert outputs["ShipmentTemplateName"]["Value"] == {
+        "Ref": _logical_id(resources, "AWS::SES::Template", "ShipmentUpdatesTemplate")
+    }
+    assert {
+        "ShipmentEventsTopicArn",
+        "ShipmentStateTableName",
+        "ShipmentDeadLetterQueueUrl",
+        "PartnerWebhooksTopicArn",
+    } <= set(outputs)
+
+
+def test_the_partner_webhook_comes_from_the_context_and_an_empty_url_adds_none() -> None:
+    # GIVEN a partner webhook URL and partner id, and an app with an empty URL
+    given = build_app({"partner_webhook_url": "https://hooks.acme.example/ship", "partner_id": "acme"})
+    none = build_app({"partner_webhook_url": ""})
+    # WHEN the stacks are built (no synth: the construct tree is enough)
+    stacks = [
+        cast(OrderNotificationsStack, app.node.find_child("OrderNotifications")) for app in (given, none)
+    ]
+    # THEN the first POSTs acme's updates there, the second has no webhook (and says so in its output)
+    webhooks = [list(stack.shipments.partner_topic.fan_out_subscriptions) for stack in stacks]
+    assert webhooks == [["PartnerWebhook"], []]
+    outputs = [
+        {
+            key: stack.resolve(cast(CfnOutput, stack.node.find_child(key)).value)
+            for key in ("PartnerWebhookUrl", "PartnerId")
+        }
+        for stack in stacks
+    ]
+    assert outputs == [
+        {"PartnerWebhookUrl": "https://hooks.acme.example/ship", "PartnerId": "acme"},
+        {"PartnerWebhookUrl": "-", "PartnerId": "demo-partner"},
+    ]
 
 
 def test_cdk_synth_with_the_pinned_cli(tmp_path: Path) -> None:

@@ -347,3 +347,41 @@ def test_config_errors_do_not_repeat_addresses() -> None:
     with pytest.raises(ConfigError) as raised:
         load_config({**BASE_ENV, "INCIDENT_REPORT_RECIPIENTS": "jane.doe@example.com,jane.doe@"})
     assert "jane.doe" not in str(raised.value)
+
+
+def test_an_alarm_ok_older_than_the_opening_alarm_does_not_resolve_it() -> None:
+    # GIVEN an incident opened by an ALARM notification
+    alarm = parse_message(event("cloudwatch_alarm_alarm.json"))
+    assert isinstance(alarm, AlarmNotification)
+    opening = logic.change_from_alarm(alarm, incident_id="inc-1", severity="critical")
+    incident = logic.apply(None, opening, now=NOW, deadline=DEADLINE).incident
+    assert incident is not None
+    # WHEN an OK from before that ALARM arrives late (SNS does not keep the order of notifications)
+    ok = parse_message(
+        event(
+            "cloudwatch_alarm_ok.json",
+            StateChangeTime=(alarm.changed_at - timedelta(seconds=5)).isoformat(),
+        )
+    )
+    assert isinstance(ok, AlarmNotification)
+    late = logic.apply(
+        incident,
+        logic.change_from_alarm(ok, incident_id="inc-1", severity="critical"),
+        now=NOW,
+        deadline=DEADLINE,
+    )
+    # THEN it is ignored; an OK after the opening resolves the incident
+    assert late.kind is logic.OutcomeKind.IGNORED and "out of order" in (late.reason or "")
+    later = parse_message(
+        event(
+            "cloudwatch_alarm_ok.json", StateChangeTime=(alarm.changed_at + timedelta(minutes=3)).isoformat()
+        )
+    )
+    assert isinstance(later, AlarmNotification)
+    resolved = logic.apply(
+        incident,
+        logic.change_from_alarm(later, incident_id="inc-1", severity="critical"),
+        now=NOW,
+        deadline=DEADLINE,
+    )
+    assert resolved.kind is logic.OutcomeKind.RESOLVED
