@@ -39,6 +39,7 @@ from aws_cdk import aws_route53 as route53
 from cdk_nag import AwsSolutionsChecks, ServerlessChecks
 from constructs import Construct
 
+from examples.deliverability import add_deliverability_stack
 from notification_constructs import (
     BounceHandlingPipeline,
     EmailConfigurationSet,
@@ -198,7 +199,7 @@ def build_app(context: Mapping[str, str] | None = None, *, outdir: str | None = 
     domain = ctx("domain") or DEFAULTS["domain"]
     account = ctx("account") or os.environ.get("CDK_DEFAULT_ACCOUNT")
     region = ctx("region") or os.environ.get("CDK_DEFAULT_REGION")
-    OrderNotificationsStack(
+    orders = OrderNotificationsStack(
         app,
         "OrderNotifications",
         domain=domain,
@@ -218,6 +219,8 @@ def build_app(context: Mapping[str, str] | None = None, *, outdir: str | None = 
             "shipment updates"
         ),
     )
+    # Event archive, delivery monitoring, SMTP credentials, subscriptions + campaigns, inbound replies.
+    add_deliverability_stack(app, orders, ctx)
     Validations.of(app).add_plugins(AwsSolutionsChecks(app), ServerlessChecks(app))
     return app
 

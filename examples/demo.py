@@ -26,6 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
 from notification_constructs.testing import (
+    DeliverabilityScenario,
     IncidentAlertsScenario,
     OrderPipelinesScenario,
     PartnerWebhookReceiver,
@@ -42,7 +43,10 @@ STACK = "OrderNotifications"
 CONTEXT = {
     "alert_email": "oncall@example.com",
     "partner_webhook_url": "https://127.0.0.1:48443/partner/shipments",
+    # The sandbox is its own account: activating the reply rule set there switches nobody's mail.
+    "activate_receipt_rule_set": "true",
 }
+DELIVERABILITY_STACK = "Deliverability"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -69,8 +73,8 @@ def main(argv: list[str] | None = None) -> int:
             started = time.monotonic()
             step("cdk bootstrap")
             sandbox.bootstrap()
-            step(f"cdk deploy {STACK} (the real CDK CLI, app from cdk.json)")
-            sandbox.deploy(stacks=STACK, context=CONTEXT)
+            step(f"cdk deploy {STACK} {DELIVERABILITY_STACK} (the real CDK CLI, app from cdk.json)")
+            sandbox.deploy(stacks=[STACK, DELIVERABILITY_STACK], context=CONTEXT)
             outputs = sandbox.stack_outputs(STACK)
             step(f"deployed in {time.monotonic() - started:.1f} s; running the scenario")
             scenario = OrderPipelinesScenario(
@@ -89,6 +93,13 @@ def main(argv: list[str] | None = None) -> int:
                 timeout=args.timeout,
                 progress=lambda m: step("  " + m),
             ).run()
+            step("running the deliverability scenario")
+            deliverability = DeliverabilityScenario(
+                sandbox,
+                {**outputs, **sandbox.stack_outputs(DELIVERABILITY_STACK)},
+                timeout=args.timeout,
+                progress=lambda m: step("  " + m),
+            ).run()
             alerts = sandbox.outbox("sns-email")
     except (SandboxError, PartnerWebhookError) as exc:
         print(f"\nThe demo could not run: {exc}", file=sys.stderr)
@@ -99,11 +110,13 @@ def main(argv: list[str] | None = None) -> int:
     print(incidents.render())
     print()
     print(shipments.render())
+    print()
+    print(deliverability.render())
     print(
         "\nSNS e-mail deliveries in the outbox (support alerts, on-call pages, subscription confirmations): "
         f"{len(alerts)}"
     )
-    passed = report.ok and incidents.ok and shipments.ok
+    passed = report.ok and incidents.ok and shipments.ok and deliverability.ok
     print(
         "\nDemo " + ("PASSED: every expectation held." if passed else "FAILED: see the expectations above.")
     )

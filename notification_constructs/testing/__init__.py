@@ -11,12 +11,16 @@ this machine with no AWS account.
   acknowledgement, OK, the stakeholder report (``make demo`` runs it after the order scenario).
 - :class:`ShipmentUpdatesScenario` - the example's shipment updates: SMS, e-mail and a partner webhook
   (:class:`PartnerWebhookReceiver`, served on loopback) per each customer's choice, once, in order, never
-  to a suppressed address (``make demo`` runs it last).
+  to a suppressed address.
+- :class:`DeliverabilityScenario` - the example's deliverability stack: the event archive in S3, SMTP
+  credentials, a campaign respecting opt-outs and suppressions, inbound replies classified and forwarded
+  (``make demo`` runs it last).
 - pytest plugin: the ``notification_sandbox`` fixture (session scope).
 
 Nothing here imports aws-cdk-lib, so the sandbox server starts without the jsii runtime.
 """
 
+from .deliverability_scenario import DeliverabilityReport, DeliverabilityScenario
 from .events import order_placed, publish_order, simulator_address
 from .incident_scenario import IncidentAlertsScenario, IncidentScenarioReport, incident_event
 from .sandbox import Sandbox, SandboxError
@@ -30,6 +34,8 @@ from .shipment_scenario import (
 
 __all__ = [
     "Check",
+    "DeliverabilityReport",
+    "DeliverabilityScenario",
     "IncidentAlertsScenario",
     "IncidentScenarioReport",
     "OrderPipelinesScenario",
