@@ -304,15 +304,7 @@ class DeliverabilityStack(Stack):
         for scope, rule, reason in reasons:
             for pack in packs:
                 Validations.of(scope).acknowledge(Acknowledgment(id=f"{pack}-{rule}", reason=reason))
-        sender_role = self.campaigns.node.find_child("SenderRole")
-        for action in ("kms:GenerateDataKey*", "kms:ReEncrypt*"):
-            Validations.of(sender_role).acknowledge(
-                Acknowledgment(
-                    id=f"AwsSolutions-IAM5[Action::{action}]",
-                    reason="The sender queues the next page of a campaign on its own queue: the queue's "
-                    "send grant, on the queue's own key only.",
-                )
-            )
+
 
 
 def add_deliverability_stack(

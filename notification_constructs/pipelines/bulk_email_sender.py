@@ -211,7 +211,14 @@ class BulkEmailSender(Construct):
         grant_table(self.campaign_table, self.function, *CAMPAIGN_TABLE_ACTIONS)
         grant_table(suppression_table, self.function, "dynamodb:BatchGetItem")
         subscriptions.grant_read_contacts(self.function)
-        self.queue.grant_send_messages(self.function)
+        # It queues the next page of a campaign on its own queue: only what a send needs
+        # (sqs.Queue.grant_send_messages adds kms:ReEncrypt* / kms:GenerateDataKey*).
+        iam.Grant.add_to_principal(
+            grantee=self.function,
+            actions=["sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"],
+            resource_arns=[self.queue.queue_arn],
+        )
+        self.queue.encryption_key.grant(self.function, "kms:GenerateDataKey", "kms:Decrypt")
         identity_arn = _identity_arn(sender)
         template_names = list(templates) or ["*"]
         if one_click_unsubscribe:
