@@ -170,6 +170,7 @@ def fifo_dlq(aws: None) -> str:
 
 
 def receive_all(queue_url: str) -> list[dict[str, Any]]:
+    """Every message in the queue, removed from it."""
     sqs = boto3.client("sqs", region_name=REGION)
     messages: list[dict[str, Any]] = []
     while True:
@@ -183,6 +184,12 @@ def receive_all(queue_url: str) -> list[dict[str, Any]]:
         if not batch:
             return messages
         messages.extend(batch)
+        # Consumed: on a slow machine a long drain would otherwise outlast the visibility timeout and
+        # receive the first messages again, forever.
+        sqs.delete_message_batch(
+            QueueUrl=queue_url,
+            Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(batch)],
+        )
 
 
 @dataclass
