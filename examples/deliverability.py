@@ -306,7 +306,6 @@ class DeliverabilityStack(Stack):
                 Validations.of(scope).acknowledge(Acknowledgment(id=f"{pack}-{rule}", reason=reason))
 
 
-
 def add_deliverability_stack(
     app: App,
     orders_stack: OrderNotificationsStack,
