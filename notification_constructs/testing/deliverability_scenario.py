@@ -41,7 +41,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ._inspect import peek_messages, scan_table
-from .scenario import Check, ScenarioTarget
+from .scenario import Check, ScenarioTarget, _mask, render_checks
 
 __all__ = ["REQUIRED_DELIVERABILITY_OUTPUTS", "DeliverabilityReport", "DeliverabilityScenario"]
 
@@ -123,18 +123,8 @@ class DeliverabilityReport:
         for name, reasons in self.dead_letters.items():
             lines.append(f"DLQ {name} ({len(reasons)}):")
             lines += [f"  {reason}" for reason in reasons]
-        lines.append("")
-        lines.append("Expectations:")
-        lines += [
-            f"  [{'ok' if c.passed else 'FAIL'}] {c.name}" + (f" - {c.detail}" if c.detail else "")
-            for c in self.checks
-        ]
+        lines += render_checks(self.checks)
         return "\n".join(lines)
-
-
-def _mask(address: str) -> str:
-    local, _, domain = address.partition("@")
-    return f"{local[:1]}***@{domain}" if domain else "***"
 
 
 def _subject(mail: Mapping[str, Any]) -> str:

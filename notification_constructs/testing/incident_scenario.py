@@ -38,7 +38,7 @@ from typing import Any
 
 from ._inspect import peek_messages, scan_table
 from ._observer import TopicObserver, wait_for
-from .scenario import Check, ScenarioTarget
+from .scenario import Check, ScenarioTarget, _mask, _mask_number, render_checks
 
 __all__ = ["REQUIRED_INCIDENT_OUTPUTS", "IncidentAlertsScenario", "IncidentScenarioReport", "incident_event"]
 
@@ -137,12 +137,7 @@ class IncidentScenarioReport:
             ]
         lines.append(f"DLQ incidents ({len(self.dead_letters)}):")
         lines += [f"  {m['reason']}" for m in self.dead_letters]
-        lines.append("")
-        lines.append("Expectations:")
-        lines += [
-            f"  [{'ok' if c.passed else 'FAIL'}] {c.name}" + (f" - {c.detail}" if c.detail else "")
-            for c in self.checks
-        ]
+        lines += render_checks(self.checks)
         return "\n".join(lines)
 
 
@@ -153,15 +148,6 @@ def _transition(notification: Mapping[str, Any]) -> str:
 def _first_line(entry: Mapping[str, Any]) -> str:
     text = str(entry.get("message", ""))
     return text.splitlines()[0] if text else ""
-
-
-def _mask(address: str) -> str:
-    local, _, domain = address.partition("@")
-    return f"{local[:1]}***@{domain}" if domain else "***"
-
-
-def _mask_number(number: str) -> str:
-    return f"{number[:2]}{'*' * max(len(number) - 6, 0)}{number[-4:]}" if len(number) > 6 else "***"
 
 
 def _addresses(value: str | None) -> list[str]:

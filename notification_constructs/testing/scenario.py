@@ -99,18 +99,31 @@ class ScenarioReport:
         for queue, messages in sorted(self.dead_letters.items()):
             lines.append(f"DLQ {queue} ({len(messages)}):")
             lines += [f"  {m['reason']}" for m in messages]
-        lines.append("")
-        lines.append("Expectations:")
-        lines += [
-            f"  [{'ok' if c.passed else 'FAIL'}] {c.name}" + (f" - {c.detail}" if c.detail else "")
-            for c in self.checks
-        ]
+        lines += render_checks(self.checks)
         return "\n".join(lines)
 
 
+def render_checks(checks: list[Check]) -> list[str]:
+    """The "Expectations" part of a scenario report: one ``[ok]`` / ``[FAIL]`` line per check."""
+    return [
+        "",
+        "Expectations:",
+        *(
+            f"  [{'ok' if c.passed else 'FAIL'}] {c.name}" + (f" - {c.detail}" if c.detail else "")
+            for c in checks
+        ),
+    ]
+
+
 def _mask(address: str) -> str:
+    """An address as the reports print it (``j***@example.com``): never a whole address."""
     local, _, domain = address.partition("@")
     return f"{local[:1]}***@{domain}" if domain else "***"
+
+
+def _mask_number(number: str) -> str:
+    """A phone number as the reports print it (``+1******0100``)."""
+    return f"{number[:2]}{'*' * max(len(number) - 6, 0)}{number[-4:]}" if len(number) > 6 else "***"
 
 
 class OrderPipelinesScenario:

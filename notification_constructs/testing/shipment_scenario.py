@@ -48,7 +48,7 @@ from lambda_handlers.contracts import SHIPMENT_STATUS_TEXT, SHIPMENT_UPDATED_EVE
 
 from ._inspect import peek_messages, scan_table
 from .events import simulator_address
-from .scenario import Check, ScenarioTarget
+from .scenario import Check, ScenarioTarget, _mask, _mask_number, render_checks
 
 __all__ = [
     "REQUIRED_SHIPMENT_OUTPUTS",
@@ -321,22 +321,8 @@ class ShipmentScenarioReport:
         ]
         lines.append(f"DLQ shipments ({len(self.dead_letters)}):")
         lines += [f"  {m['reason']}" for m in self.dead_letters]
-        lines.append("")
-        lines.append("Expectations:")
-        lines += [
-            f"  [{'ok' if c.passed else 'FAIL'}] {c.name}" + (f" - {c.detail}" if c.detail else "")
-            for c in self.checks
-        ]
+        lines += render_checks(self.checks)
         return "\n".join(lines)
-
-
-def _mask(address: str) -> str:
-    local, _, domain = address.partition("@")
-    return f"{local[:1]}***@{domain}" if domain else "***"
-
-
-def _mask_number(number: str) -> str:
-    return f"{number[:2]}{'*' * max(len(number) - 6, 0)}{number[-4:]}" if len(number) > 6 else "***"
 
 
 # ================================================================================================
