@@ -66,6 +66,15 @@ class Case:
     floor_calls: str
     per_batch_calls: list[str] = field(default_factory=list)
     """Requests made once per batch (after its records)."""
+    batch_calls: Callable[[int], list[str]] | None = None
+    """Every request of a batch of ``n`` >= 2 records, for a handler that batches requests across records
+    (default: ``calls`` per record, then ``per_batch_calls``)."""
+
+    def requests(self, n: int) -> list[str]:
+        """The requests of a batch of ``n`` records, in order."""
+        if n > 1 and self.batch_calls is not None:
+            return self.batch_calls(n)
+        return self.calls * n + self.per_batch_calls
 
 
 def _order(i: int) -> str:
@@ -145,32 +154,56 @@ CASES: dict[str, Case] = {
             "DEAD_LETTER_QUEUE_URL": DLQ_URL,
         },
         body=_order,
-        # idempotency record in progress, suppression lookup, send, idempotency record completed
-        calls=["dynamodb:PutItem", "dynamodb:GetItem", "sesv2:SendEmail", "dynamodb:UpdateItem"],
+        # one record: idempotency record in progress, suppression lookup, send, idempotency record completed
+        calls=["dynamodb:PutItem", "dynamodb:GetItem", "sesv2:SendEmail", "dynamodb:PutItem"],
+        # a batch: the claims in one transaction, the suppressions in one read, a send per record, the
+        # completions in one batch write
+        batch_calls=lambda n: [
+            "dynamodb:TransactWriteItems",
+            "dynamodb:BatchGetItem",
+            *["sesv2:SendEmail"] * n,
+            "dynamodb:BatchWriteItem",
+        ],
         floor_clients='ddb = boto3.client("dynamodb")\nses = boto3.client("sesv2")',
         floor_calls="""
-key = {"id": {"S": "order-confirmation#" + message["order_id"]}}
-ddb.put_item(TableName="idempotency", Item={**key, "status": {"S": "INPROGRESS"}},
-    ConditionExpression="attribute_not_exists(id)")
-ddb.get_item(TableName="suppression", Key={"address": {"S": message["customer"]["email"].lower()}},
-    ConsistentRead=True)
+def record(m, status):
+    return {"id": {"S": "order-confirmation#" + m["order_id"]}, "status": {"S": status}}
+if len(messages) == 1:
+    ddb.put_item(TableName="idempotency", Item=record(message, "INPROGRESS"),
+        ConditionExpression="attribute_not_exists(id)")
+    ddb.get_item(TableName="suppression", Key={"address": {"S": message["customer"]["email"].lower()}},
+        ConsistentRead=True)
+elif i == 0:
+    ddb.transact_write_items(TransactItems=[{"Put": {"TableName": "idempotency",
+        "Item": record(m, "INPROGRESS"), "ConditionExpression": "attribute_not_exists(id)"}} for m in messages])
+    ddb.batch_get_item(RequestItems={"suppression": {"ConsistentRead": True,
+        "Keys": [{"address": {"S": m["customer"]["email"].lower()}} for m in messages]}})
 ses.send_email(FromEmailAddress="Shop <orders@example.com>",
     Destination={"ToAddresses": [message["customer"]["email"]]}, ConfigurationSetName="order-emails",
     Content={"Template": {"TemplateName": "order-confirmation", "TemplateData": json.dumps(message)}})
-ddb.update_item(TableName="idempotency", Key=key, UpdateExpression="SET #s = :s",
-    ExpressionAttributeNames={"#s": "status"}, ExpressionAttributeValues={":s": {"S": "COMPLETED"}})
+if len(messages) == 1:
+    ddb.put_item(TableName="idempotency", Item=record(message, "COMPLETED"))
+elif last:
+    ddb.batch_write_item(RequestItems={"idempotency": [{"PutRequest": {"Item": record(m, "COMPLETED")}}
+        for m in messages]})
 """,
     ),
     "order_writer": Case(
         env={"ORDERS_TABLE_NAME": "orders", "DEAD_LETTER_QUEUE_URL": DLQ_URL},
         body=_order,
         calls=["dynamodb:PutItem"],
+        batch_calls=lambda n: ["dynamodb:TransactWriteItems"],  # the batch's conditional puts at once
         # the same item content: the order's fields, serialized by boto3's TypeSerializer
         floor_clients='ddb = boto3.client("dynamodb")\nfrom boto3.dynamodb.types import TypeSerializer\n'
         "serialize = TypeSerializer().serialize",
         floor_calls="""
-ddb.put_item(TableName="orders", Item={key: serialize(value) for key, value in message.items()},
-    ConditionExpression="attribute_not_exists(order_id)", ReturnValuesOnConditionCheckFailure="ALL_OLD")
+def put(m):
+    return {"TableName": "orders", "Item": {key: serialize(value) for key, value in m.items()},
+        "ConditionExpression": "attribute_not_exists(order_id)", "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}
+if len(messages) == 1:
+    ddb.put_item(**put(message))
+elif i == 0:
+    ddb.transact_write_items(TransactItems=[{"Put": put(m)} for m in messages])
 """,
     ),
     "bounce_processor": Case(

@@ -37,6 +37,27 @@ ROOT = Path(__file__).resolve().parent.parent
 GOAL = 1.15
 """The issue's goal for the handler / floor ratio."""
 
+SOURCE_ONLY_PRELUDE = """
+import os, sys
+from importlib.machinery import EXTENSION_SUFFIXES, SOURCE_SUFFIXES
+from importlib.machinery import ExtensionFileLoader, FileFinder, SourceFileLoader
+class _SourceOnly(SourceFileLoader):
+    def get_code(self, fullname):  # never a __pycache__ .pyc: compiled from the source every time
+        return self.source_to_code(self.get_data(self.path), self.path)
+_stdlib = os.path.dirname(os.__file__)
+_finder = FileFinder.path_hook((ExtensionFileLoader, EXTENSION_SUFFIXES), (_SourceOnly, SOURCE_SUFFIXES))
+def _source_only(path):
+    if (path == _stdlib or path.startswith(_stdlib + os.sep)) and "site-packages" not in path:
+        raise ImportError(path)  # the runtime's standard library: precompiled in Lambda as well
+    return _finder(path)
+sys.path_hooks.insert(0, _source_only)
+sys.path_importer_cache.clear()
+"""
+"""First lines of both scripts: every module outside the standard library (boto3, Powertools, the handlers)
+is compiled from source, as in Lambda, whose code asset has no ``__pycache__`` - whatever ``__pycache__``
+directories a test run has left in the venv or the tree (``PYTHONDONTWRITEBYTECODE`` only stops writing
+them). Without it the figures depend on which packages some earlier process happened to cache."""
+
 HANDLER_SCRIPT = """
 import json, sys
 event = json.loads(open(sys.argv[1]).read())
@@ -56,7 +77,7 @@ import json, sys
 import boto3
 event = json.loads(open(sys.argv[1]).read())
 message = json.loads(event["Records"][0]["body"])
-i, last = 0, True
+messages, i, last = [message], 0, True
 {clients}
 {calls}
 """
@@ -96,10 +117,11 @@ def _scripts(name: str, case: Case, workdir: Path) -> tuple[Path, Path, Path]:
     event_file = workdir / f"{name}.json"
     event_file.write_text(json.dumps(sqs_event([case.body(0)])))
     handler_script = workdir / f"{name}_handler.py"
-    handler_script.write_text(HANDLER_SCRIPT.replace("{name}", name))
+    handler_script.write_text(SOURCE_ONLY_PRELUDE + HANDLER_SCRIPT.replace("{name}", name))
     floor_script = workdir / f"{name}_floor.py"
     floor_script.write_text(
-        FLOOR_SCRIPT.replace("{clients}", case.floor_clients).replace("{calls}", case.floor_calls)
+        SOURCE_ONLY_PRELUDE
+        + FLOOR_SCRIPT.replace("{clients}", case.floor_clients).replace("{calls}", case.floor_calls)
     )
     return event_file, handler_script, floor_script
 

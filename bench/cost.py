@@ -121,8 +121,8 @@ def compute(
         prices, f"lambda_gb_second_{arch.replace('-', '_')}"
     )
     by_op = requests.get("by_operation", {})
-    writes = sum(v for k, v in by_op.items() if k.split(" ")[0].split(":")[1] in _WRITES) * orders
-    reads = sum(v for k, v in by_op.items() if k.split(" ")[0].split(":")[1] in _READS) * orders
+    writes = _request_units(by_op, _WRITES, _BATCH_WRITES) * orders
+    reads = _request_units(by_op, _READS, _BATCH_READS) * orders
     lines["DynamoDB writes"] = writes * _price(prices, "dynamodb_write_request")
     lines["DynamoDB reads"] = reads * _price(prices, "dynamodb_read_request")
     mailed = requests.get("mailed", requests.get("orders", 1)) / max(1, requests.get("orders", 1))
@@ -161,6 +161,25 @@ def compute(
 
 _WRITES = {"PutItem", "UpdateItem", "DeleteItem"}
 _READS = {"GetItem", "Query"}
+# On-demand request units per order of a request that carries every order of its batch (items of <= 1 KB):
+# a transactional write costs 2 write units per item, a batch write 1, a strongly consistent batch read
+# 1 read unit (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/read-write-operations.html
+# and .../transaction-apis.html#transaction-capacity-handling).
+_BATCH_WRITES = {"TransactWriteItems": 2.0, "BatchWriteItem": 1.0}
+_BATCH_READS = {"BatchGetItem": 1.0}
+
+
+def _request_units(by_operation: dict[str, float], single: set[str], batched: dict[str, float]) -> float:
+    """Request units per order: one per single-item request, and for the per-batch requests their units
+    per item once per order for each function that makes them (``service:Operation [function]`` keys)."""
+    units = 0.0
+    for key, per_order in by_operation.items():
+        operation = key.split(" ")[0].split(":")[1]
+        if operation in single:
+            units += per_order
+        elif operation in batched and per_order > 0:
+            units += batched[operation]
+    return units
 
 
 def report(figures: dict[str, Any]) -> None:

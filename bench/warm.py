@@ -151,11 +151,12 @@ def child(name: str, rounds: int, batch_size: int, top: int) -> dict[str, Any]:
 
     def run_floor() -> None:
         records = event["Records"]
-        for index, record in enumerate(records):
-            namespace.update(message=json.loads(record["body"]), i=index, last=index == len(records) - 1)
+        messages = [json.loads(record["body"]) for record in records]
+        for index, message in enumerate(messages):
+            namespace.update(message=message, messages=messages, i=index, last=index == len(records) - 1)
             exec(floor_code, namespace)
 
-    expected = case.calls * batch_size + case.per_batch_calls
+    expected = case.requests(batch_size)
     for what, work in (("handler", run_handler), ("floor", run_floor)):
         _fake_aws.CALLS.clear()
         work()  # also the warm-up

@@ -7,7 +7,8 @@ Configure with CDK context (all optional)::
         -c sender_address="Shop <orders@shop.example.com>" -c alert_email=oncall@example.com \\
         -c on_call_phone_numbers=+15555550100 -c on_call_emails=oncall@example.com \\
         -c stakeholder_emails=stakeholders@example.com,cto@example.com \\
-        -c partner_webhook_url=https://hooks.partner.example/shipments -c partner_id=acme-marketplace
+        -c partner_webhook_url=https://hooks.partner.example/shipments -c partner_id=acme-marketplace \\
+        -c order_send_rate=14
 
 ``on_call_phone_numbers``, ``on_call_emails`` and ``stakeholder_emails`` are comma-separated (defaults:
 ``DEFAULTS``; an empty value for the first two pages nobody by that channel). The order e-mail DLQ depth
@@ -18,7 +19,8 @@ them and mails the stakeholders the incident report from ``incident_sender_addre
 Shipment updates go out from the order confirmations' sender, configuration set and suppression table;
 the updates naming ``partner_id`` (default ``DEFAULTS``) are POSTed to ``partner_webhook_url`` (default: a
 loopback URL the sandbox scenario ``notification_constructs.testing.shipment_scenario`` serves; an empty
-value adds no webhook).
+value adds no webhook). ``order_send_rate`` (default 14, the SES maximum send rate new production accounts
+start with) is what the order confirmations may send per second: the sender paces itself to it.
 
 Without ``hosted_zone_id`` the DNS records to publish are stack outputs. ``account``/``region`` pin the
 environment (default: the CLI's current credentials, or env-agnostic).
@@ -58,6 +60,9 @@ DEFAULTS: dict[str, str] = {
     # The port the shipment scenario binds on 127.0.0.1 (fixed: the URL is in the template).
     "partner_webhook_url": "https://127.0.0.1:48443/partner/shipments",
     "partner_id": "demo-partner",
+    # E-mails per second the order confirmations may use: the SES maximum send rate a new account with
+    # production access starts with (aws sesv2 get-account: SendQuota.MaxSendRate); set yours.
+    "order_send_rate": "14",
 }
 
 
@@ -81,6 +86,7 @@ class OrderNotificationsStack(Stack):
         on_call_emails: Sequence[str] = (DEFAULTS["on_call_emails"],),
         partner_webhook_url: str | None = DEFAULTS["partner_webhook_url"],
         partner_id: str = DEFAULTS["partner_id"],
+        order_send_rate: float = float(DEFAULTS["order_send_rate"]),
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, id, **kwargs)
@@ -106,6 +112,7 @@ class OrderNotificationsStack(Stack):
             from_address=sender_address,
             suppression_table=bounces.suppression_table,
             alarm_topic=bounces.alert_topic,
+            max_send_rate=order_send_rate,
         )
         PipelinesDashboard(self, "Dashboard", order_pipeline=orders, bounce_pipeline=bounces)
         # Undeliverable order confirmations page on-call at once (critical: SMS and e-mail); a bounce rate
@@ -213,6 +220,7 @@ def build_app(context: Mapping[str, str] | None = None, *, outdir: str | None = 
         on_call_emails=ctx_list("on_call_emails"),
         partner_webhook_url=ctx_or_none("partner_webhook_url"),
         partner_id=ctx("partner_id") or DEFAULTS["partner_id"],
+        order_send_rate=float(ctx("order_send_rate") or DEFAULTS["order_send_rate"]),
         env=Environment(account=account, region=region) if account and region else None,
         description=(
             "notification-constructs example: order confirmation, bounce/complaint handling, incident alerts, "

@@ -5,9 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
-
-from aws_lambda_powertools import Logger
+from typing import TYPE_CHECKING, Any
 
 from lambda_handlers import contracts
 from lambda_handlers.bounce_processor import gateways, logic
@@ -16,6 +14,9 @@ from lambda_handlers.bounce_processor.models import parse_record_body
 from lambda_handlers.common import shell
 from lambda_handlers.common.addresses import mask_address
 from lambda_handlers.common.errors import client_error_code
+
+if TYPE_CHECKING:  # Powertools is imported by the shell first (lambda_handlers.common.powertools)
+    from aws_lambda_powertools import Logger
 
 
 def _error(exc: Exception) -> dict[str, Any]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -10,6 +9,7 @@ from lambda_handlers import contracts
 from lambda_handlers.bulk_email_sender.logic import CampaignSettings
 from lambda_handlers.common import config as env
 from lambda_handlers.common.errors import ConfigError
+from lambda_handlers.common.send_rate import send_rate
 
 
 @dataclass(frozen=True)
@@ -23,18 +23,6 @@ class BulkSenderConfig:
     one_click_unsubscribe: bool
     record_ttl_days: int
     dead_letter_queue_url: str | None
-
-
-def _rate(source: Mapping[str, str]) -> float:
-    name = contracts.SEND_RATE_PER_SECOND_ENV
-    raw = env.required_str(source, name)
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(f"environment variable {name} must be a number, got {raw!r}") from None
-    if not math.isfinite(value) or not 0.01 <= value <= 10_000:
-        raise ConfigError(f"environment variable {name} must be between 0.01 and 10000, got {raw!r}")
-    return value
 
 
 def load_config(environ: Mapping[str, str] | None = None) -> BulkSenderConfig:
@@ -54,7 +42,7 @@ def load_config(environ: Mapping[str, str] | None = None) -> BulkSenderConfig:
         suppression_table_name=env.required_str(source, contracts.SUPPRESSION_TABLE_NAME_ENV),
         campaign_table_name=env.required_str(source, contracts.CAMPAIGN_TABLE_NAME_ENV),
         campaign_queue_url=queue_url,
-        send_rate_per_second=_rate(source),
+        send_rate_per_second=send_rate(source, contracts.SEND_RATE_PER_SECOND_ENV, required=True) or 0.0,
         contacts_page_size=env.int_value(
             source,
             contracts.CONTACTS_PAGE_SIZE_ENV,

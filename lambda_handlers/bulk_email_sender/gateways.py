@@ -26,13 +26,11 @@ from lambda_handlers.bulk_email_sender.logic import (
 from lambda_handlers.common.addresses import normalize_address
 from lambda_handlers.common.aws import make_client
 from lambda_handlers.common.errors import PermanentError, TransientError, client_error_code, is_transient
-from lambda_handlers.contracts import BATCH_GET_MAX_KEYS, OPT_IN, OPT_OUT
+from lambda_handlers.contracts import OPT_IN, OPT_OUT
 from lambda_handlers.order_email_sender.gateways import proves_not_accepted
 
 SEND_RESERVE_SECONDS = 1.0
 """Kept free of a send's read timeout: recording its results must still fit after it."""
-BATCH_GET_ATTEMPTS = 4
-"""``BatchGetItem`` calls per chunk of keys while DynamoDB returns ``UnprocessedKeys``."""
 
 
 class UnknownTopicError(PermanentError):
@@ -74,42 +72,6 @@ class SesContactList:
             params["NextToken"] = token
         response = self.client.list_contacts(**params)
         return list(response.get("Contacts", [])), response.get("NextToken") or None
-
-
-# --- Suppression table --------------------------------------------------------------------------------
-@dataclass(kw_only=True)
-class DynamoDbSuppressionTable:
-    """``BatchGetItem`` on the suppression table (partition key ``address``, lower-cased), 100 keys a call."""
-
-    table_name: str
-    sleep: Callable[[float], None] = time.sleep
-
-    @cached_property
-    def client(self) -> Any:
-        return make_client("dynamodb")
-
-    def suppressed(self, addresses: Sequence[str]) -> set[str]:
-        """The normalized addresses of ``addresses`` that are on the table."""
-        keys = sorted({normalize_address(address) for address in addresses})
-        found: set[str] = set()
-        for start in range(0, len(keys), BATCH_GET_MAX_KEYS):
-            request: dict[str, Any] = {
-                self.table_name: {
-                    "Keys": [{"address": {"S": key}} for key in keys[start : start + BATCH_GET_MAX_KEYS]],
-                    "ProjectionExpression": "address",
-                    "ConsistentRead": True,
-                }
-            }
-            for attempt in range(BATCH_GET_ATTEMPTS):
-                response = self.client.batch_get_item(RequestItems=request)
-                found.update(item["address"]["S"] for item in response["Responses"].get(self.table_name, []))
-                request = response.get("UnprocessedKeys") or {}
-                if not request:
-                    break
-                self.sleep(min(1.0, 0.05 * 2**attempt))
-            if request:
-                raise TransientError("suppression table: keys left unprocessed", code="UnprocessedKeys")
-        return found
 
 
 # --- Campaign table: one item per campaign and address ------------------------------------------------

@@ -17,7 +17,6 @@ The ``campaign.send`` request, schema v1 (the body of an SQS message, raw or in 
 from __future__ import annotations
 
 import json
-import math
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -280,36 +279,3 @@ class EntryResult:
     @property
     def outcome(self) -> Outcome:
         return outcome_of(self.status)
-
-
-# --- The send rate ------------------------------------------------------------------------------------
-class TokenBucket:
-    """At most ``rate`` messages per second on average, bursts of at most ``capacity`` (starts full).
-
-    Pure arithmetic on the times it is given (no clock of its own): :meth:`delay` says how long to wait
-    before ``n`` messages may go, :meth:`take` spends them.
-    """
-
-    def __init__(self, rate: float, capacity: int | None = None) -> None:
-        if not rate > 0:
-            raise ValueError("rate must be > 0")
-        self.rate = rate
-        self.capacity = capacity or max(1, min(MAX_BULK_DESTINATIONS, math.floor(rate)))
-        self._tokens = float(self.capacity)
-        self._at: float | None = None
-
-    def _refill(self, now: float) -> None:
-        if self._at is not None and now > self._at:
-            self._tokens = min(float(self.capacity), self._tokens + (now - self._at) * self.rate)
-        self._at = now if self._at is None else max(self._at, now)
-
-    def delay(self, n: int, now: float) -> float:
-        """Seconds from ``now`` until ``n`` (<= capacity) tokens are available."""
-        if n > self.capacity:
-            raise ValueError(f"at most {self.capacity} messages at a time")
-        self._refill(now)
-        return max(0.0, (n - self._tokens) / self.rate)
-
-    def take(self, n: int, now: float) -> None:
-        self._refill(now)
-        self._tokens -= n

@@ -20,8 +20,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-
-from aws_lambda_powertools import Logger
+from typing import TYPE_CHECKING
 
 from lambda_handlers.bulk_email_sender.config import BulkSenderConfig, load_config
 from lambda_handlers.bulk_email_sender.gateways import (
@@ -29,7 +28,6 @@ from lambda_handlers.bulk_email_sender.gateways import (
     CampaignSender,
     Claim,
     DynamoDbCampaignTable,
-    DynamoDbSuppressionTable,
     SesContactList,
     SesV2BulkSender,
     SesV2ListManagedSender,
@@ -39,7 +37,6 @@ from lambda_handlers.bulk_email_sender.logic import (
     CampaignPage,
     EntryResult,
     Outcome,
-    TokenBucket,
     chunks,
     parse_record_body,
     select_recipients,
@@ -47,7 +44,9 @@ from lambda_handlers.bulk_email_sender.logic import (
 from lambda_handlers.common.addresses import normalize_address
 from lambda_handlers.common.aws import MIN_RECORD_SECONDS, DeadlineExceededError, deadline
 from lambda_handlers.common.errors import PermanentError, TransientError
+from lambda_handlers.common.send_rate import TokenBucket
 from lambda_handlers.common.shell import Counter, RecordService, SqsRecordInfo, dead_letter_forwarder
+from lambda_handlers.common.suppression import DynamoDbSuppressionTable
 from lambda_handlers.contracts import (
     METRIC_CAMPAIGN_ALREADY_HANDLED,
     METRIC_CAMPAIGN_EMAIL_SENT,
@@ -56,6 +55,9 @@ from lambda_handlers.contracts import (
     METRIC_CAMPAIGN_SEND_FAILED,
     METRIC_CAMPAIGN_SEND_RETRIED,
 )
+
+if TYPE_CHECKING:  # Powertools is imported by the shell first (common/powertools.py)
+    from aws_lambda_powertools import Logger
 
 DEFAULT_CLAIM_SECONDS = 900.0
 """How long a claim lives outside an invocation deadline (tests); inside one: the time left + a margin."""

@@ -30,17 +30,15 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.metrics import MetricUnit
-
 from lambda_handlers.common.aws import deadline, make_client
 from lambda_handlers.common.config import metrics_namespace
 from lambda_handlers.common.errors import PermanentError, client_error_code, is_transient, safe_traceback
+from lambda_handlers.common.powertools import Logger, Metrics, MetricUnit  # first import of Powertools
 from lambda_handlers.contracts import (
     FAILURE_REASON_ATTRIBUTE,
     METRIC_DEAD_LETTER_FORWARD_FAILED,
@@ -223,6 +221,14 @@ class RecordService:
     def begin_batch(self, context: LambdaContext) -> None:
         """Called before the batch's records, inside the invocation."""
 
+    def prepare_batch(self, records: Sequence[SqsRecordInfo]) -> None:
+        """Called with all records of a standard-queue batch of two or more before any is processed:
+        the place for requests made once per batch (``TransactWriteItems``, ``BatchGetItem``) whose
+        per-record results :meth:`process` then uses. What it leaves undecided for a record (bad input,
+        an item the batched request did not settle) :meth:`process` does alone; an exception it raises is
+        logged and every record is then processed alone. Not called for FIFO batches (records of a group
+        must not be acted on before an earlier record of the group has succeeded)."""
+
     def end_batch(self) -> list[str]:
         """Called after the batch's records; returns SQS message ids to report as failures too."""
         return []
@@ -273,8 +279,10 @@ class Shell(Generic[S]):
         failed: dict[str, None] = {}  # message ids, in batch order
         failed_groups: set[str] = set()
         with deadline.running(context):  # every AWS call and record start is bounded by the time left
-            for raw in records:
-                record = SqsRecordInfo.from_raw(raw if isinstance(raw, Mapping) else {})
+            batch = [SqsRecordInfo.from_raw(raw if isinstance(raw, Mapping) else {}) for raw in records]
+            if len(batch) > 1 and all(record.message_group_id is None for record in batch):
+                self._prepare(service, batch)
+            for record in batch:
                 group = record.message_group_id
                 if group is not None and group in failed_groups:
                     failed[record.message_id] = None  # FIFO: must not overtake the failed one
@@ -293,3 +301,16 @@ class Shell(Generic[S]):
                         failed_groups.add(group)
             failed.update(dict.fromkeys(service.end_batch()))
         return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in failed]}
+
+    def _prepare(self, service: S, batch: list[SqsRecordInfo]) -> None:
+        try:
+            service.prepare_batch(batch)
+        except Exception as exc:  # the records are then processed one by one, each under the error policy
+            self.logger.warning(
+                "Batched requests failed; processing the records one by one",
+                extra={
+                    "error_type": type(exc).__name__,
+                    "error_code": client_error_code(exc),
+                    "records": len(batch),
+                },
+            )

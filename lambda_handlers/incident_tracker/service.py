@@ -6,8 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-
-from aws_lambda_powertools import Logger
+from typing import TYPE_CHECKING
 
 from lambda_handlers import contracts
 from lambda_handlers.common import shell
@@ -22,6 +21,9 @@ from lambda_handlers.incident_tracker.models import (
     IncidentEvent,
     parse_record_body,
 )
+
+if TYPE_CHECKING:  # Powertools is imported by the shell first (common/powertools.py)
+    from aws_lambda_powertools import Logger
 
 MAX_WRITE_ATTEMPTS = 5
 """Read-apply-write rounds per record when other invocations update the same incident concurrently."""

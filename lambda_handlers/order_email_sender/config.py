@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from lambda_handlers import contracts
 from lambda_handlers.common import config as env
+from lambda_handlers.common.send_rate import send_rate
 from lambda_handlers.order_email_sender.logic import EmailSettings
 
 
@@ -17,6 +18,8 @@ class SenderConfig:
     idempotency_table_name: str
     idempotency_ttl_seconds: int
     dead_letter_queue_url: str | None
+    send_rate_per_second: float | None = None
+    """This execution environment's share of the SES maximum send rate; ``None``: no pacing."""
 
 
 def load_config(environ: Mapping[str, str] | None = None) -> SenderConfig:
@@ -38,4 +41,5 @@ def load_config(environ: Mapping[str, str] | None = None) -> SenderConfig:
             maximum=contracts.MAX_IDEMPOTENCY_TTL_SECONDS,
         ),
         dead_letter_queue_url=env.dead_letter_queue_url(source),
+        send_rate_per_second=send_rate(source, contracts.SEND_RATE_PER_SECOND_ENV, required=False),
     )

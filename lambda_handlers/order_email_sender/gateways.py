@@ -11,7 +11,6 @@ from typing import Any
 
 from botocore.exceptions import ClientError, ConnectTimeoutError, EndpointConnectionError
 
-from lambda_handlers.common.addresses import normalize_address
 from lambda_handlers.common.aws import DeadlineExceededError, deadline, make_client
 from lambda_handlers.common.errors import PermanentError, TransientError, client_error_code, is_transient
 from lambda_handlers.order_email_sender.logic import SendEmailRequest
@@ -48,26 +47,6 @@ def proves_not_accepted(exc: BaseException) -> bool:
 
 class EmailRejectedError(PermanentError):
     """SES refused this message (``MessageRejected``: e.g. it contains a virus)."""
-
-
-class DynamoDbSuppressionList:
-    """Reads the suppression table: partition key ``address`` (S, lower-cased); an item = suppressed."""
-
-    def __init__(self, table_name: str) -> None:
-        self.table_name = table_name
-
-    @cached_property
-    def client(self) -> Any:
-        return make_client("dynamodb")
-
-    def is_suppressed(self, address: str) -> bool:
-        response = self.client.get_item(
-            TableName=self.table_name,
-            Key={"address": {"S": normalize_address(address)}},
-            ProjectionExpression="address",
-            ConsistentRead=True,
-        )
-        return "Item" in response
 
 
 @dataclass(kw_only=True)

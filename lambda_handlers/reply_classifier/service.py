@@ -6,9 +6,7 @@ the queue message again (FIFO queues deduplicate it by the SES message id).
 
 from __future__ import annotations
 
-from typing import Any
-
-from aws_lambda_powertools import Logger
+from typing import TYPE_CHECKING, Any
 
 from lambda_handlers.common.addresses import mask_address
 from lambda_handlers.common.aws import MIN_RECORD_SECONDS, deadline
@@ -32,6 +30,9 @@ from lambda_handlers.reply_classifier.logic import (
     sender_of,
 )
 from lambda_handlers.reply_classifier.models import parse_notification
+
+if TYPE_CHECKING:  # Powertools is imported by the shell first (common/powertools.py)
+    from aws_lambda_powertools import Logger
 
 
 class ReplyClassifierService(RecordService):

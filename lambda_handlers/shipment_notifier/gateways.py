@@ -1,6 +1,6 @@
 """AWS access of the shipment notifier, behind small protocols (clients are created on first use).
 
-The e-mail side is the order sender's: :class:`DynamoDbSuppressionList` (the suppression table contract)
+The e-mail side is the order sender's: :class:`DynamoDbSuppressionTable` (the suppression table contract)
 and :class:`SesV2EmailGateway` (one HTTP attempt per ``SendEmail``, retrying only answers that prove SES
 did not accept the message).
 """
@@ -17,7 +17,8 @@ from botocore.exceptions import ClientError
 
 from lambda_handlers.common.aws import make_client
 from lambda_handlers.common.errors import PermanentError, TransientError, client_error_code
-from lambda_handlers.order_email_sender.gateways import DynamoDbSuppressionList, SesV2EmailGateway
+from lambda_handlers.common.suppression import DynamoDbSuppressionTable
+from lambda_handlers.order_email_sender.gateways import SesV2EmailGateway
 from lambda_handlers.order_email_sender.logic import SendEmailRequest
 from lambda_handlers.shipment_notifier.logic import (
     DELIVERED_RANK,
@@ -30,7 +31,7 @@ from lambda_handlers.shipment_notifier.models import ShipmentUpdate
 
 __all__ = [
     "DynamoDbShipmentState",
-    "DynamoDbSuppressionList",
+    "DynamoDbSuppressionTable",
     "SesV2EmailGateway",
     "SnsPartnerWebhooks",
     "SnsSmsGateway",

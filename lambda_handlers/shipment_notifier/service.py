@@ -19,8 +19,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-
-from aws_lambda_powertools import Logger
+from typing import TYPE_CHECKING
 
 from lambda_handlers import contracts
 from lambda_handlers.common.addresses import mask_address
@@ -46,6 +45,9 @@ from lambda_handlers.shipment_notifier.logic import (
     mask_phone,
 )
 from lambda_handlers.shipment_notifier.models import ShipmentUpdate, parse_record_body
+
+if TYPE_CHECKING:  # Powertools is imported by the shell first (common/powertools.py)
+    from aws_lambda_powertools import Logger
 
 LEASE_SLACK_SECONDS = 2
 """Added to the invocation's remaining time: a lease outlives the invocation that holds it."""
@@ -187,7 +189,7 @@ def build_service(logger: Logger, count: Counter) -> ShipmentNotifierService:
         state=gateways.DynamoDbShipmentState(config.state_table_name),
         sms=gateways.SnsSmsGateway(),
         email=gateways.SesV2EmailGateway(),
-        suppressions=gateways.DynamoDbSuppressionList(config.suppression_table_name),
+        suppressions=gateways.DynamoDbSuppressionTable(table_name=config.suppression_table_name),
         webhooks=gateways.SnsPartnerWebhooks(config.partner_topic_arn),
         email_settings=config.email,
         sms_sender_id=config.sms_sender_id,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -31,6 +32,8 @@ __all__ = ["OrderConfirmationPipeline"]
 #: ``POWERTOOLS_SERVICE_NAME`` of the two functions: the ``service`` dimension of their metrics.
 WRITER_SERVICE = "order_writer"
 SENDER_SERVICE = "order_email_sender"
+SENDS_PER_SECOND_PER_INVOCATION = 10
+"""About what one sender invocation sends, one ``SendEmail`` after the other (50-100 ms each in a region)."""
 
 
 class OrderConfirmationPipeline(Construct):
@@ -76,7 +79,8 @@ class OrderConfirmationPipeline(Construct):
         template: OrderConfirmationTemplate | None = None,
         use_template: bool = True,
         filter_on_message_body: bool = False,
-        max_send_concurrency: int = 2,
+        max_send_rate: float | None = None,
+        max_send_concurrency: int | None = None,
         alarm_topic: sns.ITopic | None = None,
         topic: sns.ITopic | None = None,
         orders_table: dynamodb.ITable | None = None,
@@ -100,10 +104,16 @@ class OrderConfirmationPipeline(Construct):
         :param use_template: False sends simple content built by the handler. Default: True.
         :param filter_on_message_body: Filter on ``event_type`` in the JSON body instead of the message
             attribute. Default: False (attribute filtering).
-        :param max_send_concurrency: Maximum concurrent sender invocations. Each sends its batch
-            sequentially, so at most ``1 / send latency`` mails per second: keep
-            ``max_send_concurrency / average send latency`` under your SES maximum send rate (README:
-            "Sizing the sender's concurrency from the quota"). Default: 2 (the SQS minimum).
+        :param max_send_rate: E-mails per second the sender may send, all invocations together: your
+            account's SES maximum send rate (``aws sesv2 get-account``: ``SendQuota.MaxSendRate``) minus what
+            other senders of the account need. Split evenly over ``max_send_concurrency``: each execution
+            environment paces its sends to its share (``SEND_RATE_PER_SECOND``), so a burst drains at the
+            quota instead of being throttled (README: "Sizing the sender from the quota"). Default: - no
+            pacing (throttling answers are retried in-process, then by SQS).
+        :param max_send_concurrency: Maximum concurrent sender invocations (2-1000). Each sends its batch
+            sequentially, at most about :data:`SENDS_PER_SECOND_PER_INVOCATION` e-mails per second.
+            Default: - 2 (the SQS minimum), or with ``max_send_rate`` the fewest invocations that reach it:
+            ``max(2, ceil(max_send_rate / SENDS_PER_SECOND_PER_INVOCATION))``.
         :param alarm_topic: Where the queue and function alarms notify. Default: - no alarm actions.
         :param topic: An existing order-events topic to subscribe to instead of creating ``OrderEvents``
             (any ``sns.ITopic``; an imported topic's key, if any, must let SNS deliver - pass ``key_arn`` to
@@ -149,10 +159,26 @@ class OrderConfirmationPipeline(Construct):
                     belongs,
                     f"from_address {address!r} is not covered by the SES identity {identity_name!r}",
                 )
+        if max_send_concurrency is None:
+            max_send_concurrency = (
+                2
+                if max_send_rate is None or is_token(max_send_rate) or not max_send_rate > 0
+                else max(2, math.ceil(max_send_rate / SENDS_PER_SECOND_PER_INVOCATION))
+            )
         problems.check(
             is_token(max_send_concurrency) or 2 <= max_send_concurrency <= 1000,
             f"max_send_concurrency {max_send_concurrency}: must be 2-1000",
         )
+        send_rate_share: float | None = None
+        if max_send_rate is not None:
+            problems.check(not is_token(max_send_rate), "max_send_rate: must be a number known at synth time")
+            if not is_token(max_send_rate) and not is_token(max_send_concurrency):
+                send_rate_share = max_send_rate / max_send_concurrency
+                problems.check(
+                    max_send_rate > 0 and 0.01 <= send_rate_share <= 10_000,
+                    f"max_send_rate {max_send_rate}: must give each of the {max_send_concurrency} sender "
+                    "invocations 0.01-10000 e-mails per second",
+                )
         problems.check(template is None or use_template, "template is given but use_template=False")
         problems.raise_if_any()
 
@@ -225,6 +251,8 @@ class OrderConfirmationPipeline(Construct):
         }
         if self.template is not None:
             environment[contracts.TEMPLATE_NAME_ENV] = self.template.template_name
+        if send_rate_share is not None:
+            environment[contracts.SEND_RATE_PER_SECOND_ENV] = f"{send_rate_share:.6g}"
         self.email_sender = QueueConsumerFunction(
             self,
             "EmailSender",
@@ -239,14 +267,16 @@ class OrderConfirmationPipeline(Construct):
             **network,
         )
         function = self.email_sender.function
-        grant_table(suppression_table, function, "dynamodb:GetItem")
+        grant_table(suppression_table, function, "dynamodb:GetItem", "dynamodb:BatchGetItem")
+        # Claims are conditional puts (PutItem, also inside TransactWriteItems, which has no IAM action of
+        # its own: https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/transaction-apis-iam.html),
+        # completions and releases one BatchWriteItem per batch, a failed record's release a DeleteItem.
         grant_table(
             self.idempotency_table,
             function,
-            "dynamodb:GetItem",
             "dynamodb:PutItem",
-            "dynamodb:UpdateItem",
             "dynamodb:DeleteItem",
+            "dynamodb:BatchWriteItem",
         )
         created = [
             t

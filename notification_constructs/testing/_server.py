@@ -22,6 +22,7 @@ from ._state import SandboxState
 
 #: Components, in install order. Each module has ``install(state)`` and optionally ``start``/``stop``.
 COMPONENTS = (
+    "notification_constructs.testing._moto_speedups",
     "notification_constructs.testing.cloudformation",
     "notification_constructs.testing._ses",
     "notification_constructs.testing._sns",

@@ -12,7 +12,6 @@ from aws_cdk.assertions import Template
 from lambda_handlers.bulk_email_sender.logic import (
     CampaignSettings,
     Outcome,
-    TokenBucket,
     bulk_request,
     chunks,
     is_subscribed,
@@ -22,6 +21,7 @@ from lambda_handlers.bulk_email_sender.logic import (
     select_recipients,
 )
 from lambda_handlers.common.errors import SchemaError, UnsupportedSchemaVersionError
+from lambda_handlers.common.send_rate import TokenBucket
 from notification_constructs import (
     BounceHandlingPipeline,
     EmailConfigurationSet,

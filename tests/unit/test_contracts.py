@@ -304,8 +304,9 @@ LOADERS = {
     "lambda_handlers.order_email_sender.handler.handler": sender_config.load_config,
     "lambda_handlers.bounce_processor.handler.handler": bounce_config.load_config,
 }
-OPTIONAL_UNSET = {contracts.IDEMPOTENCY_TTL_SECONDS_ENV}
-"""Variables a handler reads that the pipelines leave to the handler's default."""
+OPTIONAL_UNSET = {contracts.IDEMPOTENCY_TTL_SECONDS_ENV, contracts.SEND_RATE_PER_SECOND_ENV}
+"""Variables a handler reads that the pipelines leave to the handler's default (the order sender's pacing is
+set only with ``max_send_rate``)."""
 
 
 def _deployed_value(name: str, value: Any) -> str:

@@ -124,12 +124,13 @@ def test_table_grants_are_per_action(built: tuple[Pipeline, Template]) -> None:
     writer = statements_of(template, "OrdersWriterRole")
     assert actions_on(writer, "OrdersOrdersTable") == {"dynamodb:PutItem"}
     sender = statements_of(template, "OrdersEmailSenderRole")
-    assert actions_on(sender, "BouncesSuppressionTable") == {"dynamodb:GetItem"}
+    # one record reads alone (GetItem), a batch at once (BatchGetItem)
+    assert actions_on(sender, "BouncesSuppressionTable") == {"dynamodb:GetItem", "dynamodb:BatchGetItem"}
+    # claims are conditional puts (also in TransactWriteItems), completions and releases one BatchWriteItem
     assert actions_on(sender, "OrdersIdempotencyTable") == {
-        "dynamodb:GetItem",
         "dynamodb:PutItem",
-        "dynamodb:UpdateItem",
         "dynamodb:DeleteItem",
+        "dynamodb:BatchWriteItem",
     }
 
 
@@ -370,3 +371,58 @@ def test_a_named_topic_on_the_key_is_named_exactly_and_an_imported_key_leaves_to
     assert render(statement["Condition"]["ArnLike"]["aws:SourceArn"]) == (
         "arn:${AWS::Partition}:sns:${AWS::Region}:${AWS::AccountId}:order-events"
     )
+
+
+def _sender_pipeline(stack: Stack, **options: Any) -> OrderConfirmationPipeline:
+    return OrderConfirmationPipeline(
+        stack,
+        "Orders",
+        sender=SenderIdentity(stack, "Sender", domain="example.com"),
+        configuration_set=EmailConfigurationSet(stack, "Config"),
+        from_address="orders@example.com",
+        suppression_table=dynamodb.Table.from_table_name(stack, "Suppression", "suppression"),
+        **options,
+    )
+
+
+def _sender_settings(stack: Stack) -> tuple[Any, dict[str, Any]]:
+    template = Template.from_stack(stack)
+    mapping = next(
+        v for k, v in template.find_resources("AWS::Lambda::EventSourceMapping").items() if "EmailSender" in k
+    )
+    function = next(
+        v
+        for k, v in template.find_resources("AWS::Lambda::Function").items()
+        if k.startswith("OrdersEmailSender")
+    )
+    return mapping["Properties"]["ScalingConfig"]["MaximumConcurrency"], function["Properties"][
+        "Environment"
+    ]["Variables"]
+
+
+@pytest.mark.parametrize(
+    ("options", "concurrency", "share"),
+    [
+        ({}, 2, None),  # no rate: the SQS minimum, no pacing
+        ({"max_send_rate": 14}, 2, "7"),  # the concurrency follows from the rate: 14 / 10 -> 2
+        ({"max_send_rate": 95}, 10, "9.5"),
+        ({"max_send_rate": 14, "max_send_concurrency": 4}, 4, "3.5"),  # an explicit concurrency shares it
+    ],
+)
+def test_the_send_rate_sets_the_senders_concurrency_and_each_ones_share(
+    options: dict[str, Any], concurrency: int, share: str | None
+) -> None:
+    stack = Stack(App(), "Rate")
+    _sender_pipeline(stack, **options)
+    max_concurrency, env = _sender_settings(stack)
+    assert max_concurrency == concurrency
+    assert env.get("SEND_RATE_PER_SECOND") == share
+
+
+@pytest.mark.parametrize("rate", [0, -1, 0.001])
+def test_fails_if_the_send_rate_gives_an_invocation_no_usable_share(rate: float) -> None:
+    stack = Stack(App(), "BadRate")
+    with pytest.raises(
+        NotificationConfigError, match=f"max_send_rate {rate}: must give each of the 2 sender"
+    ):
+        _sender_pipeline(stack, max_send_rate=rate)
