@@ -1,8 +1,10 @@
 """The floor of the synth benchmark: the order confirmation and bounce handling pipelines written with
 aws-cdk-lib alone - the same resource types in the same counts as the example's identity, configuration
-set, order and bounce pipelines and dashboard (KMS-encrypted topics and queues with DLQs and SSL-only
-policies, tables, functions with roles and log groups, event source mappings, alarms) - not a copy of
-their properties. ``--empty``: an app with one empty stack (the reference for the CLI's own cost).
+set, order and bounce pipelines and dashboard as ``bench/ours_app.py`` builds them with our constructs (one
+KMS key per pipeline encrypting its topics, queues with DLQs and SSL-only policies, tables and log groups;
+functions with roles, event source mappings, alarms; ``tests/unit/test_bench_synth_apps.py`` keeps the
+counts equal) - not a copy of their properties or validation. ``--empty``: an app with one empty stack
+(the reference for the CLI's own cost).
 
     cdk synth --app ".venv/bin/python bench/plain_app.py [--empty]"
 """
@@ -15,6 +17,7 @@ from pathlib import Path
 from aws_cdk import App, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
@@ -42,6 +45,7 @@ class PlainPipelines(Stack):
         )
         ses.CfnTemplate(self, "Template", template=template)
         # bounce handling: SES events topic -> queue -> processor -> suppression / soft-bounce tables; alerts
+        self.key = self.data_key("BounceKey")
         ses_events = self.topic("SesEvents")
         config_set.add_event_destination(
             "Events",
@@ -60,6 +64,7 @@ class PlainPipelines(Stack):
             )
             self.alarm(name, metric)
         # order confirmation: order events topic -> writer queue -> orders table; -> e-mail queue -> SES
+        self.key = self.data_key("OrderKey")
         orders = self.topic("OrderEvents")
         writer = self.consumer("Writer", orders, "lambda_handlers.order_writer.handler.handler")
         self.table("Orders", "order_id").grant_write_data(writer)
@@ -68,10 +73,16 @@ class PlainPipelines(Stack):
         suppression.grant_read_data(sender)
         identity.grant_send_email(sender)
 
+    def data_key(self, id: str) -> kms.Key:
+        """One customer managed key per pipeline, as our pipelines have (``DataKey``)."""
+        key = kms.Key(self, id, enable_key_rotation=True)
+        # CloudWatch Logs encrypts the log groups with it: the key policy must allow the service
+        # (https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html).
+        key.grant_encrypt_decrypt(iam.ServicePrincipal(f"logs.{self.region}.amazonaws.com"))
+        return key
+
     def topic(self, id: str) -> sns.Topic:
-        return sns.Topic(
-            self, id, master_key=kms.Key(self, id + "Key", enable_key_rotation=True), enforce_ssl=True
-        )
+        return sns.Topic(self, id, master_key=self.key, enforce_ssl=True)
 
     def table(self, id: str, key: str) -> dynamodb.Table:
         return dynamodb.Table(
@@ -79,6 +90,8 @@ class PlainPipelines(Stack):
             id,
             partition_key=dynamodb.Attribute(name=key, type=dynamodb.AttributeType.STRING),
             billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            encryption=dynamodb.TableEncryption.CUSTOMER_MANAGED,
+            encryption_key=self.key,
             point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
                 point_in_time_recovery_enabled=True
             ),
@@ -90,12 +103,11 @@ class PlainPipelines(Stack):
         self.dashboard.add_widgets(cloudwatch.AlarmWidget(alarm=alarm))
 
     def consumer(self, id: str, topic: sns.Topic, handler: str) -> lambda_.Function:
-        key = kms.Key(self, id + "QueueKey", enable_key_rotation=True)
-        dlq = sqs.Queue(self, id + "Dlq", encryption_master_key=key, enforce_ssl=True)
+        dlq = sqs.Queue(self, id + "Dlq", encryption_master_key=self.key, enforce_ssl=True)
         queue = sqs.Queue(
             self,
             id + "Queue",
-            encryption_master_key=key,
+            encryption_master_key=self.key,
             enforce_ssl=True,
             visibility_timeout=Duration.minutes(3),
             dead_letter_queue=sqs.DeadLetterQueue(queue=dlq, max_receive_count=5),
@@ -109,7 +121,9 @@ class PlainPipelines(Stack):
             code=self.code,
             memory_size=256,
             timeout=Duration.seconds(30),
-            log_group=logs.LogGroup(self, id + "Logs", retention=logs.RetentionDays.ONE_MONTH),
+            log_group=logs.LogGroup(
+                self, id + "Logs", retention=logs.RetentionDays.ONE_MONTH, encryption_key=self.key
+            ),
             environment={"POWERTOOLS_SERVICE_NAME": id},
         )
         function.add_event_source(

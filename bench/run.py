@@ -89,10 +89,25 @@ def summary(out: Path, quick: bool) -> str:
     synth = _load(out / "synth.json").get("synth", {})
     if synth.get("ratio"):
         s, n = synth["seconds"], synth["resources"]
+        # "example": a synth.json from before bench/ours_app.py (the example against plain)
+        subject = "ours" if "ours" in s else "example"
+        above = synth.get("ratio_above_empty")
         rows.append(
-            f"| cdk synth: example ({n['example']} resources) / plain ({n['plain']}) | {s['example']:.1f} s | "
-            f"{s['plain']:.1f} s (empty app {s.get('empty', 0):.1f} s) | {synth['ratio']:.2f} | - |"
+            f"| cdk synth: {subject} ({n[subject]} resources) / plain ({n['plain']}) | {s[subject]:.1f} s | "
+            f"{s['plain']:.1f} s (empty app {s.get('empty', 0):.1f} s) | {synth['ratio']:.2f}"
+            + (f" (above the empty app {above:.2f})" if above else "")
+            + " | - |"
         )
+        if synth.get("nag_ratio"):
+            rows.append(
+                f"| cdk synth: ours with cdk-nag / without | {s['ours_nag']:.1f} s | {s['ours']:.1f} s | "
+                f"{synth['nag_ratio']:.2f} | - |"
+            )
+        if subject == "ours" and "example" in s:
+            rows.append(
+                f"| cdk synth: full example ({n['example']} resources, cdk-nag; reference) | "
+                f"{s['example']:.1f} s | - | - | - |"
+            )
     cost = _load(out / "cost.json").get("cost", {})
     if cost:
         rows.append(

@@ -1,18 +1,23 @@
-"""Synth cost: ``cdk synth`` of the example app against a plain aws-cdk-lib app with the same resources.
+"""Synth cost: ``cdk synth`` of our constructs against plain aws-cdk-lib with the same resources.
 
-Three apps, each synthesized by the real CDK CLI (``node_modules/.bin/cdk synth --app ...``, cdk.json's
-context and feature flags for all three) into a temporary directory, in turn (A B C A B C ...):
+Five apps, each synthesized by the real CDK CLI (``node_modules/.bin/cdk synth --app ...``, cdk.json's
+context and feature flags for all) into a temporary directory, in turn (A B C D E A B C D E ...):
 
-- *example*: ``examples/app.py`` (cdk.json's app: identity, configuration set, order, bounce and
-  incident pipelines, dashboard, cdk-nag checks);
-- *plain*: ``bench/plain_app.py``: the order and bounce pipelines with aws-cdk-lib alone (the floor);
-- *empty*: ``bench/plain_app.py --empty``: one empty stack (the CLI's, jsii's and Python's own cost).
+- *ours*: ``bench/ours_app.py``: identity, configuration set, order and bounce pipelines and dashboard,
+  built with our constructs;
+- *ours_nag*: ``bench/ours_app.py --nag``: the same with the example's cdk-nag checks (AwsSolutions and
+  Serverless ``Validations`` plugins);
+- *plain*: ``bench/plain_app.py``: the same resource types in the same counts with aws-cdk-lib alone
+  (the floor; ``tests/unit/test_bench_synth_apps.py`` keeps the counts equal);
+- *empty*: ``bench/plain_app.py --empty``: one empty stack (the CLI's, jsii's and Python's own cost);
+- *example*: ``examples/app.py`` (cdk.json's app: two stacks, every pipeline, cdk-nag): for reference.
 
-Prints each app's median wall time, resource count, and the ratios example / plain; and both above the
-empty app's time (``- empty``: the cost of the constructs themselves). ``--templates DIR`` keeps the
-example's synthesized stack templates (for ``cost.py``).
+Prints each app's median wall time and resource count, then: ours / plain (the figure) and both above the
+empty app's time (``(ours - empty) / (plain - empty)``: the constructs' own cost above the CLI's); ours with
+cdk-nag / ours without (what the checks cost); the example's time per resource. ``--templates DIR`` keeps
+the example's synthesized stack templates (for ``cost.py``).
 
-    .venv/bin/python bench/synth.py [--runs 3] [--templates DIR] [--json FILE]
+    .venv/bin/python bench/synth.py [--runs 3] [--app ours --app plain ...] [--templates DIR] [--json FILE]
 """
 
 from __future__ import annotations
@@ -35,9 +40,11 @@ CDK = ROOT / "node_modules" / ".bin" / "cdk"
 
 def apps(python: str) -> dict[str, str]:
     return {
-        "example": f"{python} examples/app.py",
+        "ours": f"{python} bench/ours_app.py",
+        "ours_nag": f"{python} bench/ours_app.py --nag",
         "plain": f"{python} bench/plain_app.py",
         "empty": f"{python} bench/plain_app.py --empty",
+        "example": f"{python} examples/app.py",
     }
 
 
@@ -88,22 +95,44 @@ def run(runs: int, templates: Path | None = None, names: list[str] | None = None
         "resources": resources,
         "min_max": {name: (min(v), max(v)) for name, v in times.items()},
     }
-    print(f"{'app':<8} {'resources':>9} {'median [s]':>11} {'min-max [s]':>13}")
+    print(f"{'app':<9} {'resources':>9} {'median [s]':>11} {'min-max [s]':>13}")
     for name, median in medians.items():
         low, high = figures["min_max"][name]
-        print(f"{name:<8} {resources[name]:>9} {median:>11.1f} {low:>6.1f}-{high:<6.1f}")
-    if {"example", "plain"} <= medians.keys():
-        figures["ratio"] = medians["example"] / medians["plain"]
-        line = f"example / plain: {figures['ratio']:.2f}"
+        print(f"{name:<9} {resources[name]:>9} {median:>11.1f} {low:>6.1f}-{high:<6.1f}")
+    figures.update(_ratios(medians, resources))
+    return figures
+
+
+def _ratios(medians: dict[str, float], resources: dict[str, int]) -> dict[str, Any]:
+    """The comparisons among the apps measured (printed too); ``None`` where a difference is not positive."""
+    figures: dict[str, Any] = {}
+    if {"ours", "plain"} <= medians.keys():
+        figures["ratio"] = medians["ours"] / medians["plain"]
+        line = f"ours / plain ({resources['ours']} / {resources['plain']} resources): {figures['ratio']:.2f}"
         if "empty" in medians:
-            above = (medians["example"] - medians["empty"], medians["plain"] - medians["empty"])
+            above = (medians["ours"] - medians["empty"], medians["plain"] - medians["empty"])
+            figures["above_empty"] = {"ours": above[0], "plain": above[1]}
             figures["ratio_above_empty"] = above[0] / above[1] if above[1] > 0 else None
-            line += f"; above the empty app: example {above[0]:.1f} s, plain {above[1]:.1f} s" + (
+            line += f"; above the empty app: ours {above[0]:.1f} s, plain {above[1]:.1f} s" + (
                 f" (ratio {figures['ratio_above_empty']:.2f})" if figures["ratio_above_empty"] else ""
             )
+        print(line)
+    if {"ours", "ours_nag"} <= medians.keys():
+        figures["nag_ratio"] = medians["ours_nag"] / medians["ours"]
+        figures["nag_seconds"] = medians["ours_nag"] - medians["ours"]
         print(
-            line + f" (the example has {resources['example']} resources, the plain app {resources['plain']})"
+            f"ours with cdk-nag / without: {figures['nag_ratio']:.2f} "
+            f"(the checks: {figures['nag_seconds']:+.1f} s)"
         )
+    if "example" in medians:
+        line = (
+            f"example (reference, with cdk-nag): {resources['example']} resources, {medians['example']:.1f} s"
+        )
+        if "empty" in medians and resources["example"]:
+            per = (medians["example"] - medians["empty"]) / resources["example"] * 1000
+            figures["example_ms_per_resource"] = per
+            line += f", {per:.0f} ms per resource above the empty app"
+        print(line)
     return figures
 
 
@@ -112,7 +141,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--runs", type=int, default=3, help="synths of each app (default 3)")
-    parser.add_argument("--app", action="append", choices=sorted(apps("python")), help="default: all three")
+    parser.add_argument("--app", action="append", choices=sorted(apps("python")), help="default: all five")
     parser.add_argument("--templates", type=Path, help="copy the example's stack templates to this directory")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args()

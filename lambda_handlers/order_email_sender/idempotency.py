@@ -11,7 +11,8 @@ The records are those of Powertools for AWS Lambda's ``DynamoDBPersistenceLayer`
   as JSON in ``data``; ``expiration`` (epoch s, the table's TTL attribute) ends the record.
 
 Powertools writes each record with its own ``PutItem`` and ``UpdateItem``; here a batch's claims are one
-conditional ``TransactWriteItems`` (with Powertools' condition) and its completions one ``BatchWriteItem``:
+conditional ``TransactWriteItems`` (Powertools' condition; ``common/transactions.py``) and its completions
+one ``BatchWriteItem``:
 0.2 requests per order at batch size 10 instead of 2 (``bench/pipelines.py``).
 """
 
@@ -28,18 +29,17 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from lambda_handlers.common.aws import make_client
-from lambda_handlers.common.errors import TransientError, client_error_code, is_transient
+from lambda_handlers.common.errors import TransientError, client_error_code
 from lambda_handlers.common.order_event import OrderIdReusedError
+from lambda_handlers.common.transactions import put_all
 
 KEY_PREFIX = "order-confirmation"
 STATUS_IN_PROGRESS = "INPROGRESS"
 STATUS_COMPLETED = "COMPLETED"
-TRANSACTION_MAX_ITEMS = 100
-"""``TransactWriteItems`` takes at most 100 actions."""
 BATCH_WRITE_MAX_ITEMS = 25
 """``BatchWriteItem`` takes at most 25 put or delete requests."""
 ROUNDS = 3
-"""Requests per chunk while items are left pending (transaction cancelled by others, unprocessed items)."""
+"""``BatchWriteItem`` calls per chunk while DynamoDB returns ``UnprocessedItems``."""
 
 # Powertools' claim condition (DynamoDBPersistenceLayer._put_record): no record, an expired one, or one
 # left in progress by an invocation that has ended.
@@ -178,70 +178,35 @@ class DynamoDbIdempotencyStore:
 
     # -- a batch --------------------------------------------------------------------------------------------
     def claim_all(self, keys: Sequence[OrderKey], in_progress_until_ms: int) -> dict[str, Claim | Exception]:
-        """Claim many orders (distinct ids) in ``TransactWriteItems`` of at most 100: order id -> claim, or
-        the transient error of its chunk's request (throttled after botocore's retries; any other error
-        leaves the chunk undecided): the orders of other chunks keep their outcome, so no claim that was
-        written is forgotten.
-
-        A transaction is all-or-nothing; when it is cancelled its ``CancellationReasons`` (in item order)
-        say per item: ``ConditionalCheckFailed`` with the record in the way (``ALL_OLD``), or ``None``
-        (cancelled because of the others: claimed in the next round)
-        (https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_TransactWriteItems.html).
-        Orders left undecided (another reason such as ``TransactionConflict``, or still pending after
-        :data:`ROUNDS`) are missing from the result: the caller claims them one by one.
+        """Claim many orders (distinct ids) in ``TransactWriteItems``
+        (:func:`~lambda_handlers.common.transactions.put_all`): order id -> claim, or the transient error of
+        its transaction (the orders of other transactions keep theirs, so no claim that was written is
+        forgotten). Orders left undecided are missing from the result: the caller claims them one by one.
         """
-        claims: dict[str, Claim | Exception] = {}
-        for start in range(0, len(keys), TRANSACTION_MAX_ITEMS):
-            pending = list(keys[start : start + TRANSACTION_MAX_ITEMS])
-            for _ in range(ROUNDS):
-                if len(pending) < 2:
-                    break  # one claim alone is a PutItem (a one-item transaction costs twice as much)
-                try:
-                    pending = self._transact_claims(pending, in_progress_until_ms, claims)
-                except Exception as exc:  # nothing of this transaction was written
-                    if is_transient(exc):  # throttled after retries: these records fail as transient
-                        claims.update(dict.fromkeys((key.order_id for key in pending), exc))
-                    break  # otherwise (e.g. a validation error) each order is written alone
-                if not pending:
-                    break
-        return claims
-
-    def _transact_claims(
-        self, keys: list[OrderKey], in_progress_until_ms: int, claims: dict[str, Claim | Exception]
-    ) -> list[OrderKey]:
         values = self._claim_values()
-        try:
-            self.client.transact_write_items(
-                TransactItems=[
+        outcomes = put_all(
+            self.client,
+            [
+                (
+                    key.order_id,
                     {
-                        "Put": {
-                            "TableName": self.table_name,
-                            "Item": self._claim_item(key, in_progress_until_ms),
-                            "ConditionExpression": CLAIM_CONDITION,
-                            "ExpressionAttributeNames": CLAIM_NAMES,
-                            "ExpressionAttributeValues": values,
-                            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
-                        }
-                    }
-                    for key in keys
-                ]
-            )
-        except ClientError as exc:
-            if client_error_code(exc) != "TransactionCanceledException":
-                raise
-            reasons: Any = exc.response.get("CancellationReasons") or []
-            if len(reasons) != len(keys):
-                return []
-            retry: list[OrderKey] = []
-            for key, reason in zip(keys, reasons, strict=True):
-                code = reason.get("Code")
-                if code == "None":
-                    retry.append(key)
-                elif code == "ConditionalCheckFailed":
-                    claims[key.order_id] = ExistingRecord.from_item(reason.get("Item") or {})
-            return retry
-        claims.update(dict.fromkeys((key.order_id for key in keys), None))
-        return []
+                        "TableName": self.table_name,
+                        "Item": self._claim_item(key, in_progress_until_ms),
+                        "ConditionExpression": CLAIM_CONDITION,
+                        "ExpressionAttributeNames": CLAIM_NAMES,
+                        "ExpressionAttributeValues": values,
+                        "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                    },
+                )
+                for key in keys
+            ],
+        )
+        return {
+            order_id: outcome
+            if outcome is None or isinstance(outcome, Exception)
+            else ExistingRecord.from_item(outcome)
+            for order_id, outcome in outcomes.items()
+        }
 
     def write_all(
         self,
