@@ -9,13 +9,15 @@ context and feature flags for all) into a temporary directory, in turn (A B C D 
   Serverless ``Validations`` plugins);
 - *plain*: ``bench/plain_app.py``: the same resource types in the same counts with aws-cdk-lib alone
   (the floor; ``tests/unit/test_bench_synth_apps.py`` keeps the counts equal);
-- *empty*: ``bench/plain_app.py --empty``: one empty stack (the CLI's, jsii's and Python's own cost);
+- *empty*: ``bench/plain_app.py --empty``: one empty stack, importing aws-cdk-lib's core only (the CLI's,
+  jsii's and Python's own cost; not the service modules, ``aws_lambda`` and the rest, both apps import);
 - *example*: ``examples/app.py`` (cdk.json's app: two stacks, every pipeline, cdk-nag): for reference.
 
-Prints each app's median wall time and resource count, then: ours / plain (the figure) and both above the
-empty app's time (``(ours - empty) / (plain - empty)``: the constructs' own cost above the CLI's); ours with
-cdk-nag / ours without (what the checks cost); the example's time per resource. ``--templates DIR`` keeps
-the example's synthesized stack templates (for ``cost.py``).
+Prints each app's median wall time, CPU time (user + system of the CLI, the app and its jsii Node.js
+process: less disturbed by other load on the machine) and resource count, then for both: ours / plain (the
+figure) and both above the empty app's time (``(ours - empty) / (plain - empty)``: the constructs' own cost
+above the CLI's); ours with cdk-nag / ours without (what the checks cost); the example's time per resource.
+``--templates DIR`` keeps the example's synthesized stack templates (for ``cost.py``).
 
     .venv/bin/python bench/synth.py [--runs 3] [--app ours --app plain ...] [--templates DIR] [--json FILE]
 """
@@ -25,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -59,29 +62,35 @@ def _environment() -> dict[str, str]:
     }
 
 
-def synth_once(app: str, outdir: Path) -> tuple[float, int, list[Path]]:
-    """Wall seconds, resources in all the app's stacks, the templates' paths."""
+def synth_once(app: str, outdir: Path) -> tuple[float, float, int, list[Path]]:
+    """Wall seconds, CPU seconds (user + system of the CLI and everything it waited for: the app, its jsii
+    Node.js process), resources in all the app's stacks, the templates' paths."""
     argv = [str(CDK), "synth", "--app", app, "--output", str(outdir), "--quiet", "--no-notices"]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     result = subprocess.run(argv, cwd=ROOT, env=_environment(), capture_output=True, text=True, check=False)
     elapsed = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     if result.returncode != 0:
         raise SystemExit(f"cdk synth --app {app!r} failed:\n{result.stderr[-3000:]}")
     templates = sorted(outdir.glob("*.template.json"))
     resources = sum(len(json.loads(t.read_text()).get("Resources", {})) for t in templates)
-    return elapsed, resources, templates
+    return elapsed, cpu, resources, templates
 
 
 def run(runs: int, templates: Path | None = None, names: list[str] | None = None) -> dict[str, Any]:
     chosen = {name: app for name, app in apps(sys.executable).items() if names is None or name in names}
     times: dict[str, list[float]] = {name: [] for name in chosen}
+    cpu_times: dict[str, list[float]] = {name: [] for name in chosen}
     resources: dict[str, int] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for round_ in range(runs):
             for name, app in chosen.items():
                 outdir = Path(tmp) / f"{name}-{round_}"
-                elapsed, count, paths = synth_once(app, outdir)
+                elapsed, cpu, count, paths = synth_once(app, outdir)
                 times[name].append(elapsed)
+                cpu_times[name].append(cpu)
                 resources[name] = count
                 if name == "example" and templates is not None and round_ == 0:
                     templates.mkdir(parents=True, exist_ok=True)
@@ -89,17 +98,25 @@ def run(runs: int, templates: Path | None = None, names: list[str] | None = None
                         shutil.copyfile(path, templates / path.name)
                 shutil.rmtree(outdir, ignore_errors=True)
     medians = {name: statistics.median(values) for name, values in times.items()}
+    cpu_medians = {name: statistics.median(values) for name, values in cpu_times.items()}
     figures: dict[str, Any] = {
         "runs": runs,
         "seconds": medians,
+        "cpu_seconds": cpu_medians,
         "resources": resources,
         "min_max": {name: (min(v), max(v)) for name, v in times.items()},
     }
-    print(f"{'app':<9} {'resources':>9} {'median [s]':>11} {'min-max [s]':>13}")
+    print(f"{'app':<9} {'resources':>9} {'median [s]':>11} {'min-max [s]':>13} {'CPU median [s]':>15}")
     for name, median in medians.items():
         low, high = figures["min_max"][name]
-        print(f"{name:<9} {resources[name]:>9} {median:>11.1f} {low:>6.1f}-{high:<6.1f}")
+        print(
+            f"{name:<9} {resources[name]:>9} {median:>11.1f} {low:>6.1f}-{high:<6.1f} {cpu_medians[name]:>15.1f}"
+        )
+    print("wall time:")
     figures.update(_ratios(medians, resources))
+    # CPU time: less disturbed than wall time by whatever else the machine runs (on 2 CPUs, e2e tests).
+    print("CPU time:")
+    figures["cpu"] = _ratios(cpu_medians, resources)
     return figures
 
 
@@ -108,7 +125,11 @@ def _ratios(medians: dict[str, float], resources: dict[str, int]) -> dict[str, A
     figures: dict[str, Any] = {}
     if {"ours", "plain"} <= medians.keys():
         figures["ratio"] = medians["ours"] / medians["plain"]
-        line = f"ours / plain ({resources['ours']} / {resources['plain']} resources): {figures['ratio']:.2f}"
+        figures["ours_minus_plain"] = medians["ours"] - medians["plain"]
+        line = (
+            f"  ours / plain ({resources['ours']} / {resources['plain']} resources): {figures['ratio']:.2f} "
+            f"({figures['ours_minus_plain']:+.1f} s)"
+        )
         if "empty" in medians:
             above = (medians["ours"] - medians["empty"], medians["plain"] - medians["empty"])
             figures["above_empty"] = {"ours": above[0], "plain": above[1]}
@@ -121,13 +142,11 @@ def _ratios(medians: dict[str, float], resources: dict[str, int]) -> dict[str, A
         figures["nag_ratio"] = medians["ours_nag"] / medians["ours"]
         figures["nag_seconds"] = medians["ours_nag"] - medians["ours"]
         print(
-            f"ours with cdk-nag / without: {figures['nag_ratio']:.2f} "
+            f"  ours with cdk-nag / without: {figures['nag_ratio']:.2f} "
             f"(the checks: {figures['nag_seconds']:+.1f} s)"
         )
     if "example" in medians:
-        line = (
-            f"example (reference, with cdk-nag): {resources['example']} resources, {medians['example']:.1f} s"
-        )
+        line = f"  example (reference, with cdk-nag): {resources['example']} resources, {medians['example']:.1f} s"
         if "empty" in medians and resources["example"]:
             per = (medians["example"] - medians["empty"]) / resources["example"] * 1000
             figures["example_ms_per_resource"] = per

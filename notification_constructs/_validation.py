@@ -26,8 +26,17 @@ class NotificationConfigError(ValueError):
         super().__init__(f"{len(self.problems)} configuration problem(s):\n{lines}")
 
 
+# Every token a string can carry is encoded as ``${Token[...]}`` ("Tokens and the AWS CDK":
+# https://docs.aws.amazon.com/cdk/v2/guide/tokens.html - aws-cdk-lib's ``Token.isUnresolved`` looks for
+# exactly that marker in a string), so a string without it is resolved without asking jsii (one round trip
+# to the Node.js process per check, and the constructs check dozens of strings).
+_STRING_TOKEN_MARKER = "${Token["
+
+
 def is_token(value: Any) -> bool:
     """True when ``value`` (a str, number or Duration) is only known at deploy time."""
+    if isinstance(value, str) and _STRING_TOKEN_MARKER not in value:
+        return False
     return bool(Token.is_unresolved(value))
 
 
@@ -57,10 +66,15 @@ class Problems:
     """
 
     def __init__(self, scope: Construct, id: str | None = None) -> None:
-        self._path = scope.node.path if id is None else child_path(scope, id)
+        # The path is read (two jsii round trips) only when there is a problem to report.
+        self._scope = scope
+        self._id = id
+        self._path: str | None = None
         self._items: list[str] = []
 
     def add(self, message: str) -> None:
+        if self._path is None:
+            self._path = self._scope.node.path if self._id is None else child_path(self._scope, self._id)
         self._items.append(f"[{self._path}] {message}")
 
     def check(self, ok: bool, message: str) -> None:
@@ -113,3 +127,12 @@ def filter_policy_stats(policy: Mapping[str, Any]) -> tuple[int, int]:
 def acknowledge(scope: Construct, rule_id: str, reason: str) -> None:
     """Acknowledge a cdk-nag (or other validation plugin) finding on ``scope``, with its written reason."""
     Validations.of(scope).acknowledge(Acknowledgment(id=rule_id, reason=reason))
+
+
+def acknowledge_all(scope: Construct, reasons: Mapping[str, str]) -> None:
+    """:func:`acknowledge` each rule id of ``reasons`` (rule id -> reason) on ``scope``, in one call
+    (``Validations.acknowledge`` takes any number: two jsii round trips in all instead of two per rule)."""
+    if reasons:
+        Validations.of(scope).acknowledge(
+            *(Acknowledgment(id=rule_id, reason=reason) for rule_id, reason in reasons.items())
+        )
