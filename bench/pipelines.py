@@ -68,7 +68,9 @@ def _publish(sandbox: Sandbox, topic_arn: str, recipients: list[str], label: str
     started = time.time()
 
     def batch(start: int) -> None:
-        response = sns.publish_batch(TopicArn=topic_arn, PublishBatchRequestEntries=entries[start : start + 10])
+        response = sns.publish_batch(
+            TopicArn=topic_arn, PublishBatchRequestEntries=entries[start : start + 10]
+        )
         if response.get("Failed"):
             raise RuntimeError(f"publish failed: {response['Failed']}")
 
