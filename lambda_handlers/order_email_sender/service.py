@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from lambda_handlers.common.addresses import mask_address, normalize_address
-from lambda_handlers.common.aws import MIN_RECORD_SECONDS, deadline
+from lambda_handlers.common.aws import MIN_RECORD_SECONDS, DeadlineExceededError, deadline
 from lambda_handlers.common.errors import client_error_code
 from lambda_handlers.common.order_event import (
     OrderIdReusedError,
@@ -191,10 +191,10 @@ class OrderConfirmationService(RecordService):
             suppressed: bool | None = None
             batched = False
         else:
-            if prepared.claim is None and deadline.seconds_left() is not None:
+            if prepared.claim is None:
                 try:
                     deadline.require(MIN_RECORD_SECONDS, "a record")
-                except Exception:
+                except DeadlineExceededError:
                     self._releases.append(prepared.key)  # claimed in the batch, never started: released
                     raise
             order, key, claim, suppressed, batched = (
@@ -206,8 +206,11 @@ class OrderConfirmationService(RecordService):
             )
         if isinstance(claim, Exception):
             raise claim
-        log = {"order_id": order.order_id, "recipient": mask_address(order.customer.email)}
-        log["message_id"] = record.message_id
+        log = {
+            "order_id": order.order_id,
+            "recipient": mask_address(order.customer.email),
+            "message_id": record.message_id,
+        }
         if claim is not None:  # an earlier or concurrent delivery has the order
             replayed = claim.replay(key.fingerprint)
             self.count(METRIC_DUPLICATE_SKIPPED)
